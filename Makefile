@@ -1,0 +1,52 @@
+# Switchboard: `make run` starts the helpdesk, `make test` runs the suite.
+# Both set everything up first: the venv in .venv (Python 3.10), the pinned packages,
+# the Debian packages the embedded defaults need, and a model if its inputs changed.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+# python3.10 on PATH, else a pyenv-installed 3.10 (pyenv's shim may exist without being active).
+PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+
+.PHONY: run test setup system-deps train validate nlu-report shell bench lint clean
+
+run: setup
+	$(PY) -m switchboard run
+
+test: setup
+	$(PY) -m pytest
+
+setup: $(INSTALLED) system-deps
+
+$(INSTALLED): pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (Rasa 3.6 supports nothing newer)"; exit 1; }
+	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip 'setuptools<70' wheel
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+system-deps:
+	@if [ -z "$$REDIS_URL" ]; then scripts/system-deps.sh; fi
+
+train: $(INSTALLED)
+	$(PY) -m switchboard train
+
+validate: $(INSTALLED)
+	$(PY) -m rasa data validate --domain domain --data data --config config.yml --fail-on-warnings
+
+nlu-report: $(INSTALLED)
+	$(PY) -m switchboard nlu-report
+
+shell: setup
+	$(PY) -m switchboard shell
+
+bench: setup
+	$(PY) bench/throughput.py
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf models reports results .rasa

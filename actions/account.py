@@ -1,0 +1,59 @@
+"""Account self-service and complaints: for now, recognised and held until identity verification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from switchboard.log import conversation_ref, get_logger
+
+log = get_logger(__name__)
+
+# What each account intent asks us to do, in the customer's words ("To <label>, I first ...").
+SERVICE_LABELS: dict[str, str] = {
+    "check_balance": "check your balance",
+    "check_data_usage": "check your data usage",
+    "check_bill": "look up your bill",
+    "check_plan": "look up your current plan",
+    "change_plan": "change your plan",
+    "buy_data_pack": "add a data pack to your line",
+    "activate_roaming": "turn on roaming for your line",
+    "report_lost_sim": "block your lost or stolen SIM",
+    "unsubscribe_vas": "cancel your value-added subscriptions",
+    "get_puk": "give you your PUK code",
+    "contact_history": "show your previous contacts with us",
+    "file_complaint": "register your complaint",
+    "complaint_status": "check on your complaint",
+    "report_network_issue": "log your network problem",
+    "billing_dispute": "look into the charge you're disputing",
+}
+
+
+class ActionAccountRequest(Action):
+    """Acknowledge an account request and say that identity verification comes first."""
+
+    def name(self) -> str:
+        return "action_account_request"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        intent = tracker.get_intent_of_latest_message() or ""
+        label = SERVICE_LABELS.get(intent)
+        if label is None:  # a rule routed something we have no wording for: say so plainly
+            log.warning("account_request.unknown_intent", intent=intent)
+            dispatcher.utter_message(response="utter_default")
+            return []
+        log.info("account_request", intent=intent, conversation=conversation_ref(tracker.sender_id))
+        dispatcher.utter_message(
+            text=(
+                f"I can help you {label}. Before I touch your account I need to verify that it's "
+                "you; identity verification is the next step and isn't available in this chat "
+                "yet. Meanwhile you can call customer care on 150 (8:00-22:00), or ask me any "
+                "general question about plans, bills, data, roaming or coverage."
+            )
+        )
+        return [SlotSet("requested_service", intent)]

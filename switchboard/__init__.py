@@ -1,0 +1,1 @@
+"""Shared foundations every Switchboard process imports: settings, logging, Redis, the launcher."""

@@ -1,0 +1,115 @@
+"""The ``switchboard`` command: run the helpdesk, train, talk to it, report on NLU quality."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from switchboard.log import configure_logging, get_logger
+from switchboard.settings import PROJECT_ROOT, load_settings
+
+log = get_logger(__name__)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from switchboard.training import ensure_model
+
+    print(ensure_model(Path(args.config).resolve(), load_settings().model_dir))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from switchboard.launcher import Stack, StartupError
+    from switchboard.training import ensure_model
+
+    settings = load_settings()
+    model = ensure_model(model_dir=settings.model_dir)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stack = Stack(settings, model)
+    try:
+        stack.start()
+    except StartupError as exc:
+        log.error("startup.failed", error=str(exc))
+        return 1
+    print(_banner(settings.rasa_port, settings.effective_redis_url), flush=True)
+    exit_code = 0
+    while not stop.wait(1.0):
+        dead = stack.first_dead()
+        if dead is not None:
+            log.error("process.died", process=dead.name)
+            exit_code = 1
+            break
+    stack.stop()
+    return exit_code
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    """Talk to the assistant in the terminal with ``rasa shell`` (needs `make run` running)."""
+    from switchboard.training import ensure_model
+
+    settings = load_settings()
+    model = ensure_model(model_dir=settings.model_dir)
+    env = {**os.environ, **settings.rasa_endpoint_env()}
+    command = [sys.executable, "-m", "rasa", "shell", "--model", str(model),
+               "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
+               "--port", str(args.port)]
+    return subprocess.call(command, cwd=PROJECT_ROOT, env=env)
+
+
+def cmd_nlu_report(args: argparse.Namespace) -> int:
+    from switchboard.nlu_report import run_cross_validation
+
+    report = run_cross_validation(Path(args.out), folds=args.folds)
+    print(report.read_text())
+    print(f"Written: {report} and the confusion matrix PNG beside it")
+    return 0
+
+
+def _banner(rasa_port: int, redis_url: str) -> str:
+    return "\n".join([
+        "Switchboard is up.",
+        f"  REST webhook: POST http://localhost:{rasa_port}/webhooks/rest/webhook"
+        ' {"sender": "me", "message": "hi"}',
+        "  Terminal chat: make shell (in a second terminal)",
+        f"  Redis: {redis_url}",
+        "Stop with Ctrl-C.",
+    ])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start Redis (if REDIS_URL is unset), actions and Rasa")
+    run.set_defaults(func=cmd_run)
+
+    train = commands.add_parser("train", help="train a model if its inputs changed")
+    train.add_argument("--config", default=str(PROJECT_ROOT / "config.yml"))
+    train.set_defaults(func=cmd_train)
+
+    shell = commands.add_parser("shell", help="chat in the terminal (rasa shell)")
+    shell.add_argument("--port", type=int, default=5006, help="port of the shell's own server")
+    shell.set_defaults(func=cmd_shell)
+
+    report = commands.add_parser("nlu-report", help="cross-validate the NLU, write reports/")
+    report.add_argument("--out", default=str(PROJECT_ROOT / "reports" / "nlu"))
+    report.add_argument("--folds", type=int, default=3)
+    report.set_defaults(func=cmd_nlu_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

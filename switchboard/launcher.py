@@ -1,0 +1,227 @@
+"""Start and stop the helpdesk's processes: embedded Redis, the action server, the Rasa server.
+
+``switchboard run`` (behind ``make run``) and the test suite start the stack through this one
+module, so what the tests exercise is what users run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import redis
+
+from switchboard.log import get_logger
+from switchboard.redis_client import redis_client
+from switchboard.settings import PROJECT_ROOT, Settings
+
+log = get_logger(__name__)
+
+
+class StartupError(RuntimeError):
+    """A process of the stack did not come up; the message says which and why."""
+
+
+@dataclass
+class ManagedProcess:
+    """One child process with a readiness probe."""
+
+    name: str
+    command: list[str]
+    is_ready: Callable[[], bool]
+    env: Mapping[str, str] = field(default_factory=dict)
+    startup_timeout: float = 60.0
+    log_path: Path | None = None
+    popen: subprocess.Popen | None = None
+    _log_file: IO[bytes] | None = None
+
+    def start(self) -> None:
+        output = None
+        if self.log_path is not None:
+            self._log_file = self.log_path.open("ab")
+            output = self._log_file
+        self.popen = subprocess.Popen(
+            self.command,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **self.env},
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            start_new_session=True,  # our own process group: stop() reaches Sanic's workers too
+        )
+        log.info("process.started", process=self.name, pid=self.popen.pid)
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.popen is not None and self.popen.poll() is not None:
+                raise StartupError(f"{self.name} exited with code {self.popen.returncode}"
+                                   f"{self._log_hint()}")
+            if self.is_ready():
+                log.info("process.ready", process=self.name)
+                return
+            time.sleep(0.5)
+        raise StartupError(f"{self.name} was not ready after {self.startup_timeout:.0f} s"
+                           f"{self._log_hint()}")
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.alive():
+            assert self.popen is not None
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+            log.info("process.stopped", process=self.name, returncode=self.popen.returncode)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def _log_hint(self) -> str:
+        return f" (see {self.log_path})" if self.log_path else ""
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for tests and benchmarks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    return probe
+
+
+def redis_answers(settings: Settings) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            return bool(redis_client(settings).ping())
+        except redis.RedisError:
+            return False
+
+    return probe
+
+
+def embedded_redis(settings: Settings, log_dir: Path | None) -> ManagedProcess:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise StartupError(
+            "redis-server is not installed: run `make system-deps` (Debian package redis-server)"
+            " or set REDIS_URL to an existing Redis server"
+        )
+    redis_dir = settings.data_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        binary,
+        "--port", str(settings.embedded_redis_port),
+        "--bind", "127.0.0.1",
+        "--dir", str(redis_dir),
+        "--appendonly", "yes",  # AOF: queued conversations and trackers survive a restart
+        "--save", "",
+    ]
+    return ManagedProcess(
+        "redis", command, redis_answers(settings), log_path=_log(log_dir, "redis")
+    )
+
+
+def action_server(settings: Settings, log_dir: Path | None) -> ManagedProcess:
+    command = [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+               "--port", str(settings.action_port)]
+    return ManagedProcess(
+        "action-server", command, http_ok(f"http://127.0.0.1:{settings.action_port}/health"),
+        env=_child_env(settings), startup_timeout=90, log_path=_log(log_dir, "actions"),
+    )
+
+
+def rasa_server(settings: Settings, model: Path, log_dir: Path | None) -> ManagedProcess:
+    command = [
+        sys.executable, "-m", "rasa", "run",
+        "--model", str(model),
+        "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
+        "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+        "--port", str(settings.rasa_port),
+    ]
+    if settings.rasa_api_token:
+        command += ["--enable-api", "--auth-token", settings.rasa_api_token]
+    env = {**_child_env(settings), **settings.rasa_endpoint_env(),
+           "SANIC_WORKERS": str(settings.rasa_workers)}
+    return ManagedProcess(
+        "rasa", command, http_ok(f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/"),
+        env=env, startup_timeout=300, log_path=_log(log_dir, "rasa"),
+    )
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    threads = str(settings.tf_threads)
+    return {
+        "REDIS_URL": settings.effective_redis_url,
+        "TF_INTRA_OP_PARALLELISM_THREADS": threads,
+        "TF_INTER_OP_PARALLELISM_THREADS": threads,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+
+
+def _log(log_dir: Path | None, name: str) -> Path | None:
+    if log_dir is None:
+        return None
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return log_dir / f"{name}.log"
+
+
+class Stack:
+    """The running helpdesk: started in dependency order, stopped in reverse."""
+
+    def __init__(self, settings: Settings, model: Path, log_dir: Path | None = None) -> None:
+        self.settings = settings
+        self.processes: list[ManagedProcess] = []
+        if settings.redis_url is None:
+            self.processes.append(embedded_redis(settings, log_dir))
+        self.processes.append(action_server(settings, log_dir))
+        self.processes.append(rasa_server(settings, model, log_dir))
+
+    def start(self) -> None:
+        try:
+            for process in self.processes:
+                process.start()
+                if process.name == "redis":  # everything after needs Redis up
+                    process.wait_ready()
+            for process in self.processes:
+                process.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def first_dead(self) -> ManagedProcess | None:
+        return next((p for p in self.processes if not p.alive()), None)
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

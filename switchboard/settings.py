@@ -1,0 +1,89 @@
+"""The one settings loader: every Switchboard process reads its configuration here.
+
+All configuration comes from environment variables with defaults that run the whole helpdesk
+on one machine. No other module reads ``os.environ`` for Switchboard settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one Switchboard deployment (see the README's configuration table)."""
+
+    data_dir: Path
+    redis_url: str | None  # None: the launcher starts an embedded redis-server
+    embedded_redis_port: int
+    rasa_port: int
+    action_port: int
+    rasa_workers: int
+    rasa_api_token: str | None
+    model_dir: Path
+    log_level: str
+    log_format: str  # "json" or "console"
+    tf_threads: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("SWITCHBOARD_DATA_DIR") or PROJECT_ROOT / "var")
+        return cls(
+            data_dir=data_dir,
+            redis_url=env.get("REDIS_URL") or None,
+            embedded_redis_port=_int(env, "SWITCHBOARD_REDIS_PORT", 6379),
+            rasa_port=_int(env, "RASA_PORT", 5005),
+            action_port=_int(env, "ACTION_SERVER_PORT", 5055),
+            rasa_workers=_int(env, "RASA_WORKERS", 2),
+            rasa_api_token=env.get("RASA_API_TOKEN") or None,
+            model_dir=Path(env.get("SWITCHBOARD_MODEL_DIR") or PROJECT_ROOT / "models"),
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            log_format=(env.get("LOG_FORMAT") or "json").lower(),
+            tf_threads=_int(env, "SWITCHBOARD_TF_THREADS", 1),
+        )
+
+    @property
+    def effective_redis_url(self) -> str:
+        """The Redis URL every process uses: the configured one or the embedded server's."""
+        return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+
+    @property
+    def action_endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}/webhook"
+
+    def rasa_endpoint_env(self) -> dict[str, str]:
+        """Variables that ``endpoints.yml`` expands (Rasa only expands ``${VAR}`` unquoted).
+
+        Rasa reads expanded values as strings, so only values that survive that are passed.
+        """
+        parts = urlsplit(self.effective_redis_url)
+        db = (parts.path or "/0").lstrip("/") or "0"
+        return {
+            "ACTION_ENDPOINT_URL": self.action_endpoint_url,
+            "REDIS_HOST": parts.hostname or "127.0.0.1",
+            "REDIS_PORT": str(parts.port or 6379),
+            "REDIS_DB": db,
+            "REDIS_PASSWORD": parts.password or "",
+        }
+
+
+def load_settings() -> Settings:
+    """Settings of this process, read from its environment."""
+    return Settings.from_env()
