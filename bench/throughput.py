@@ -142,6 +142,7 @@ def bench_stock(args: argparse.Namespace, workdir: Path) -> Result:
          "--port", str(port)],
         http_ok(f"http://127.0.0.1:{port}/webhooks/rest/"),
         startup_timeout=300, log_path=workdir / "logs" / "stock.log",
+        cwd=project,  # its own endpoints.yml and credentials.yml, as `rasa init` made them
     )
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
     server.start()

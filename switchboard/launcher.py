@@ -43,6 +43,7 @@ class ManagedProcess:
     env: Mapping[str, str] = field(default_factory=dict)
     startup_timeout: float = 60.0
     log_path: Path | None = None
+    cwd: Path = PROJECT_ROOT
     popen: subprocess.Popen | None = None
     _log_file: IO[bytes] | None = None
 
@@ -53,7 +54,7 @@ class ManagedProcess:
             output = self._log_file
         self.popen = subprocess.Popen(
             self.command,
-            cwd=PROJECT_ROOT,
+            cwd=self.cwd,
             env={**os.environ, **self.env},
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
