@@ -82,14 +82,16 @@ async def drive(url: str, scripts: list[list[str]], conversations: int, concurre
     queue = itertools.islice(enumerate(itertools.cycle(scripts)), conversations)
     limit = asyncio.Semaphore(concurrency)
     timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        async def one(index: int, script: list[str]) -> None:
-            async with limit:
-                await customer(session, url, f"{prefix}-{index}", script, latencies)
 
-        start = time.perf_counter()
-        await asyncio.gather(*(one(i, s) for i, s in queue))
-        elapsed = time.perf_counter() - start
+
+    async def one(index: int, script: list[str]) -> None:
+        # Each customer is its own client with its own connection, as on a real channel.
+        async with limit, aiohttp.ClientSession(timeout=timeout) as session:
+            await customer(session, url, f"{prefix}-{index}", script, latencies)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i, s) for i, s in queue))
+    elapsed = time.perf_counter() - start
     return len(latencies), elapsed, latencies
 
 
@@ -123,7 +125,7 @@ def bench_switchboard(args: argparse.Namespace, workdir: Path) -> Result:
            "ACTION_SERVER_PORT": str(free_port())}
     env.pop("REDIS_URL", None)
     settings = Settings.from_env(env)
-    model = ensure_model(model_dir=settings.model_dir)
+    model = args.model or ensure_model(model_dir=settings.model_dir)
     with Stack(settings, model, log_dir=workdir / "logs") as stack:
         pids = [p.popen.pid for p in stack.processes if p.popen]
         return measure("switchboard", settings.rasa_port, pids, OUR_CONVERSATIONS, args)
@@ -158,11 +160,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--model", type=Path, help="measure this model instead of config.yml's")
+    parser.add_argument("--only-ours", action="store_true", help="skip the stock assistant")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
         workdir = Path(tmp)
-        stock = bench_stock(args, workdir)
         ours = bench_switchboard(args, workdir)
+        if args.only_ours:
+            print(ours.row())
+            return
+        stock = bench_stock(args, workdir)
     print(f"\n{args.concurrency} concurrent customers, {args.conversations} conversations each "
           f"run, {os.cpu_count()} cores")
     print(f"{'assistant':<10} {'msgs/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "

@@ -57,7 +57,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
     settings = load_settings()
     model = ensure_model(model_dir=settings.model_dir)
     env = {**os.environ, **settings.rasa_endpoint_env()}
-    command = [sys.executable, "-m", "rasa", "shell", "--model", str(model),
+    command = [sys.executable, "-m", "bot.server", "shell", "--model", str(model),
                "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
                "--port", str(args.port)]
     return subprocess.call(command, cwd=PROJECT_ROOT, env=env)

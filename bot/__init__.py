@@ -1,0 +1,1 @@
+"""What the Rasa server loads that is ours: the server entry point, channels and components."""
