@@ -34,7 +34,7 @@ train: $(INSTALLED)
 	$(PY) -m switchboard train
 
 validate: $(INSTALLED)
-	$(PY) -m rasa data validate --domain domain --data data --config config.yml --fail-on-warnings
+	$(PY) -m rasa data validate --domain domain --data data --config config.yml
 
 nlu-report: $(INSTALLED)
 	$(PY) -m switchboard nlu-report
