@@ -1,0 +1,1 @@
+"""Custom NLU components the Rasa pipeline (config.yml) loads by module path."""

@@ -1,0 +1,99 @@
+"""Fall back when a message has no word the assistant was ever trained on.
+
+DIET's character n-grams give some intent 0.35-0.45 confidence even for keyboard mashing
+("xqzv blorptang wuggle"), above any threshold that keeps real messages: a message none of
+whose words occur in the training data is not understood, whatever the classifier says.
+Words with digits count as known, since they are values (phone numbers, codes, references).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+WORD = re.compile(r"[^\W_]+")
+VOCABULARY_FILE = "vocabulary.json"
+
+
+def words_of(text: str) -> list[str]:
+    return [word.lower() for word in WORD.findall(text)]
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
+)
+class UnknownWordsFallback(GraphComponent):
+    """Sets `nlu_fallback` on messages whose words are all unknown to the training data."""
+
+    def __init__(
+        self, model_storage: ModelStorage, resource: Resource, vocabulary: set[str]
+    ) -> None:
+        self._model_storage = model_storage
+        self._resource = resource
+        self.vocabulary = vocabulary
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> UnknownWordsFallback:
+        return cls(model_storage, resource, set())
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> UnknownWordsFallback:
+        with model_storage.read_from(resource) as directory:
+            vocabulary = json.loads((directory / VOCABULARY_FILE).read_text())
+        return cls(model_storage, resource, set(vocabulary))
+
+    def train(self, training_data: TrainingData) -> Resource:
+        vocabulary = set()
+        for example in training_data.training_examples:
+            vocabulary.update(words_of(example.get(TEXT) or ""))
+        for table in training_data.lookup_tables:
+            for element in table["elements"]:
+                vocabulary.update(words_of(element))
+        self.vocabulary = vocabulary
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / VOCABULARY_FILE).write_text(json.dumps(sorted(vocabulary)))
+        return self._resource
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            if self.is_unknown(message.get(TEXT) or ""):
+                self._set_fallback(message)
+        return messages
+
+    def is_unknown(self, text: str) -> bool:
+        if text.startswith("/"):  # an intent payload from a button
+            return False
+        words = words_of(text)
+        return bool(words) and not any(
+            word in self.vocabulary or any(ch.isdigit() for ch in word) for word in words
+        )
+
+    @staticmethod
+    def _set_fallback(message: Message) -> None:
+        fallback = {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0}
+        ranking = [fallback, *(message.get(INTENT_RANKING_KEY) or [])]
+        message.set(INTENT, fallback, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
