@@ -25,6 +25,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of one Switchboard deployment (see the README's configuration table)."""
@@ -40,6 +53,10 @@ class Settings:
     log_level: str
     log_format: str  # "json" or "console"
     tf_threads: int
+    database_url: str  # SQLite file in data_dir unless DATABASE_URL says otherwise
+    console_port: int
+    api_token: str | None  # None: generated once and kept in data_dir (see switchboard.api_token)
+    contact_timeout_minutes: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +74,10 @@ class Settings:
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_format=(env.get("LOG_FORMAT") or "json").lower(),
             tf_threads=_int(env, "SWITCHBOARD_TF_THREADS", 1),
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'switchboard.db'}",
+            console_port=_int(env, "CONSOLE_PORT", 8080),
+            api_token=env.get("SWITCHBOARD_API_TOKEN") or None,
+            contact_timeout_minutes=_float(env, "CONTACT_TIMEOUT_MINUTES", 30.0),
         )
 
     @property

@@ -1,0 +1,1 @@
+"""The unified contact record: every contact on every channel, one history per customer."""

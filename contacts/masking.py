@@ -1,0 +1,47 @@
+"""Mask secrets (one-time codes, service passwords, PUK and PIN codes) before text is stored.
+
+Three signals, any of which masks: the bot had just asked for a secret (the whole reply is the
+secret), the NLU extracted a secret entity, or the text says "code/password/PIN/PUK ... 1234".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MASK = "[redacted]"
+
+# Slots and entities whose values are secrets.
+SECRET_NAMES = frozenset({"otp_code", "service_password", "password", "pin", "puk"})
+
+_SECRET_AFTER_WORD = re.compile(
+    r"(?i)\b(code|otp|password|passcode|pass|pin|puk|pwd)\b(\W{0,3}(?:is|was|=|:)?\W{0,3})"
+    r"([A-Za-z0-9]{4,12})\b"
+)
+_LONE_DIGITS = re.compile(r"^\s*\d{4,8}\s*$")  # a message that is only a short number is a code
+
+
+def mask_secrets(
+    text: str,
+    entities: Iterable[Mapping[str, Any]] = (),
+    expects_secret: bool = False,
+) -> str:
+    """The text with every secret replaced by ``[redacted]``."""
+    if not text:
+        return text
+    if expects_secret or _LONE_DIGITS.match(text):
+        return MASK
+    for entity in sorted(entities, key=lambda e: e.get("start", 0), reverse=True):
+        if entity.get("entity") in SECRET_NAMES:
+            start, end = entity.get("start"), entity.get("end")
+            if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+                text = text[:start] + MASK + text[end:]
+    return _SECRET_AFTER_WORD.sub(_mask_value, text)
+
+
+def _mask_value(match: re.Match[str]) -> str:
+    value = match.group(3)
+    if not any(ch.isdigit() for ch in value):  # "my code is wrong" is not a secret
+        return match.group(0)
+    return f"{match.group(1)}{match.group(2)}{MASK}"

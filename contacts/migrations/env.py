@@ -1,0 +1,15 @@
+"""Alembic environment: migrates the database the caller passes (see contacts.migrate)."""
+
+from alembic import context
+
+from contacts.models import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,92 @@
+"""The one database engine and session factory shared by every process.
+
+SQLite (a file in the data directory, WAL mode) by default; PostgreSQL when ``DATABASE_URL``
+says so. SQLAlchemy 1.4 in 2.0 style (``future=True``): explicit sessions, one unit of work
+per request or per recorded event.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from switchboard.settings import Settings, load_settings
+
+
+class Database:
+    """An engine plus its session factory, for one database URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _make_engine(url)
+        self.sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
+        self._writes = sessionmaker(
+            self.engine.execution_options(write=True), future=True, expire_on_commit=False
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work that writes: committed when the block ends, rolled back if it raises."""
+        with self._writes() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work (on SQLite it never waits for writers)."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def database(settings: Settings | None = None) -> Database:
+    """This process's database (one engine per URL, created on first use)."""
+    settings = settings or load_settings()
+    return _database_for(settings.database_url)
+
+
+@functools.cache
+def _database_for(url: str) -> Database:
+    return Database(url)
+
+
+def _make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, future=True, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _configure_sqlite)
+    event.listen(engine, "begin", _begin)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _begin_immediate).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block the writer; NORMAL sync is durable across crashes of the process.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _begin(connection) -> None:
+    # Writers BEGIN IMMEDIATE: they take the write lock up front and queue on busy_timeout instead
+    # of failing with "database is locked" when a read transaction upgrades to a write.
+    writes = connection.get_execution_options().get("write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
