@@ -10,12 +10,12 @@ INSTALLED := $(VENV)/.installed
 PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: run test setup system-deps train validate nlu-report shell bench lint clean
+.PHONY: run test setup system-deps test-deps train validate nlu-report shell bench bench-contacts lint clean
 
 run: setup
 	$(PY) -m switchboard run
 
-test: setup
+test: setup test-deps
 	$(PY) -m pytest
 
 setup: $(INSTALLED) system-deps
@@ -28,7 +28,10 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 system-deps:
-	@if [ -z "$$REDIS_URL" ]; then scripts/system-deps.sh; fi
+	@scripts/system-deps.sh
+
+test-deps:
+	@scripts/system-deps.sh --test
 
 train: $(INSTALLED)
 	$(PY) -m switchboard train
@@ -44,6 +47,9 @@ shell: setup
 
 bench: setup
 	$(PY) bench/throughput.py
+
+bench-contacts: setup test-deps
+	$(PY) bench/contacts.py
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.contact_records import operation_record
 from switchboard.log import conversation_ref, get_logger
 
 log = get_logger(__name__)
@@ -24,11 +25,29 @@ SERVICE_LABELS: dict[str, str] = {
     "report_lost_sim": "block your lost or stolen SIM",
     "unsubscribe_vas": "cancel your value-added subscriptions",
     "get_puk": "give you your PUK code",
-    "contact_history": "show your previous contacts with us",
     "file_complaint": "register your complaint",
     "complaint_status": "check on your complaint",
     "report_network_issue": "log your network problem",
     "billing_dispute": "look into the charge you're disputing",
+}
+
+
+# The contact-record operation category of each request (contacts' configuration data).
+OPERATION_CATEGORIES: dict[str, str] = {
+    "check_balance": "balance_query",
+    "check_data_usage": "data_usage_query",
+    "check_bill": "bill_query",
+    "check_plan": "plan_query",
+    "change_plan": "plan_change",
+    "buy_data_pack": "data_pack_purchase",
+    "activate_roaming": "roaming_activation",
+    "report_lost_sim": "sim_suspension",
+    "unsubscribe_vas": "vas_unsubscription",
+    "get_puk": "puk_request",
+    "file_complaint": "complaint_filed",
+    "complaint_status": "complaint_status_query",
+    "report_network_issue": "network_issue_report",
+    "billing_dispute": "billing_dispute",
 }
 
 
@@ -56,4 +75,9 @@ class ActionAccountRequest(Action):
                 "general question about plans, bills, data, roaming or coverage."
             )
         )
-        return [SlotSet("requested_service", intent)]
+        return [
+            SlotSet("requested_service", intent),
+            # Refused, not dropped: reports count what customers asked for and could not get.
+            operation_record(OPERATION_CATEGORIES[intent], "refused",
+                             detail="identity verification not available yet"),
+        ]

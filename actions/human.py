@@ -10,6 +10,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
+from actions.contact_records import operation_record
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client
 
@@ -47,8 +48,10 @@ class ActionRequestHuman(Action):
         except RedisError:
             # The customer still gets an answer; the failure is visible to operations.
             log.error("human_request.not_recorded", reason=reason, conversation=conversation)
+            result = "failure"
         else:
             log.info("human_request.recorded", reason=reason, conversation=conversation)
+            result = "success"
         dispatcher.utter_message(
             text=(
                 "I've noted that you'd like to talk to a person. Live chat with our agents isn't "
@@ -56,4 +59,4 @@ class ActionRequestHuman(Action):
                 "(8:00-22:00)."
             )
         )
-        return []
+        return [operation_record("handoff_requested", result, detail=reason)]

@@ -19,14 +19,16 @@ GROUP = "contact-recorder"
 
 # requested_slot values after which the customer's next message is a secret.
 SECRET_SLOTS = frozenset({"otp_code", "service_password"})
+# The slot actions set to add an operation to the contact (actions/contact_records.py).
+CONTACT_RECORD_SLOT = "contact_record"
 
 
 def worth_recording(event: Mapping[str, Any]) -> bool:
-    """Messages in and out, restarts, and the bot asking for a secret; nothing else is needed."""
+    """Messages in and out, restarts, the bot asking for a secret, and records from actions."""
     kind = event.get("event")
     if kind in ("user", "bot", "restart"):
         return True
-    return kind == "slot" and event.get("name") == "requested_slot"
+    return kind == "slot" and event.get("name") in ("requested_slot", CONTACT_RECORD_SLOT)
 
 
 def publish(client: redis.Redis, event: Mapping[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -10,6 +11,7 @@ from alembic.config import Config
 from switchboard.db import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+logging.getLogger("alembic").setLevel(logging.WARNING)  # not a line per start about its dialect
 
 
 def alembic_config() -> Config:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from contacts import events, service
@@ -37,6 +38,20 @@ MAX_ATTEMPTS = 5  # an event failing this often goes to the dead-letter stream
 
 
 @dataclass
+class _Batch:
+    """One transaction's worth of events: caches what the events of the batch share."""
+
+    session: Session
+    recorded_keys: set[str]  # touch keys already in the database, looked up once per batch
+    latest: dict[str, Contact | None] = field(default_factory=dict)
+
+    def latest_contact(self, sender: str) -> Contact | None:
+        if sender not in self.latest:
+            self.latest[sender] = service.latest_contact(self.session, sender)
+        return self.latest[sender]
+
+
+@dataclass
 class ContactRecorder:
     """Applies conversation events to the contact records."""
 
@@ -45,19 +60,15 @@ class ContactRecorder:
 
     def apply(self, event: Mapping[str, Any], event_id: str) -> None:
         """Record one Rasa event (``event_id``: its stream id, the key for bot replies)."""
-        kind = event.get("event")
-        sender = str(event.get("sender_id") or "")
-        if not sender:
-            return
+        self.apply_batch([(event_id, event)])
+
+    def apply_batch(self, batch: list[tuple[str, Mapping[str, Any]]]) -> None:
+        """Record events in order, in one transaction (all or nothing)."""
+        keys = [_touch_key(event, event_id) for event_id, event in batch]
         with self.db.transaction() as session:
-            if kind == "user":
-                self._customer_message(session, sender, event)
-            elif kind == "bot":
-                self._bot_message(session, sender, event, event_id)
-            elif kind == "restart":
-                self._end(session, sender, "restarted", event.get("timestamp"))
-            elif kind == "slot":
-                self._secret_expected(session, sender, event.get("value"))
+            unit = _Batch(session, service.recorded_touch_keys(session, [k for k in keys if k]))
+            for (event_id, event), key in zip(batch, keys, strict=True):
+                self._apply(unit, event, event_id, key)
 
     def sweep(self, now: datetime | None = None) -> int:
         """Complete contacts idle past the timeout; returns how many."""
@@ -69,65 +80,115 @@ class ContactRecorder:
                                          at=contact.last_touch_at)
         return len(stale)
 
-    def _customer_message(self, session: Session, sender: str, event: Mapping[str, Any]) -> None:
-        at = service.as_utc(event.get("timestamp"))
-        key = f"in:{sender}:{event.get('message_id')}"
-        if service.touch_recorded(session, key):
+    def _apply(self, unit: _Batch, event: Mapping[str, Any], event_id: str,
+               key: str | None) -> None:
+        kind = event.get("event")
+        sender = str(event.get("sender_id") or "")
+        if not sender:
             return
-        contact = self._open_contact(session, sender, at)
-        if contact is None:
-            contact = service.begin_contact(
-                session, channel=_channel(session, event.get("input_channel")),
-                external_id=sender, sender_id=sender, at=at,
-            )
-        intent, confidence = _intent(event.get("parse_data") or {})
-        service.touch_contact(
-            session, contact, direction="in", author="customer", text=event.get("text") or "",
-            at=at, intent=intent, confidence=confidence, key=key,
-            entities=(event.get("parse_data") or {}).get("entities") or (),
-        )
-        if intent in ENDING_INTENTS:
-            service.complete_contact(session, contact, disposition=ENDING_INTENTS[intent], at=at)
+        if key is not None:
+            if key in unit.recorded_keys:
+                return  # delivered before: recorded once
+            unit.recorded_keys.add(key)
+        if kind == "user":
+            self._customer_message(unit, sender, event, key)
+        elif kind == "bot":
+            self._bot_message(unit, sender, event, key)
+        elif kind == "restart":
+            self._end(unit, sender, "restarted", event.get("timestamp"))
+        elif kind == "slot" and event.get("name") == events.CONTACT_RECORD_SLOT:
+            self._action_record(unit, sender, event, event_id)
+        elif kind == "slot":
+            self._secret_expected(unit, sender, event.get("value"))
 
-    def _bot_message(
-        self, session: Session, sender: str, event: Mapping[str, Any], event_id: str
+    def _customer_message(
+        self, unit: _Batch, sender: str, event: Mapping[str, Any], key: str | None
     ) -> None:
         at = service.as_utc(event.get("timestamp"))
-        latest = service.latest_contact(session, sender)
+        contact = self._open_contact(unit, sender, at)
+        if contact is None:
+            contact = service.begin_contact(
+                unit.session, channel=_channel(unit.session, event.get("input_channel")),
+                external_id=sender, sender_id=sender, at=at,
+            )
+            unit.latest[sender] = contact
+        parse_data = event.get("parse_data") or {}
+        intent, confidence = _intent(parse_data)
+        service.touch_contact(
+            unit.session, contact, direction="in", author="customer",
+            text=event.get("text") or "", at=at, intent=intent, confidence=confidence, key=key,
+            entities=parse_data.get("entities") or (), key_is_new=True,
+        )
+        if intent in ENDING_INTENTS:
+            service.complete_contact(unit.session, contact, disposition=ENDING_INTENTS[intent],
+                                     at=at)
+
+    def _bot_message(
+        self, unit: _Batch, sender: str, event: Mapping[str, Any], key: str | None
+    ) -> None:
+        at = service.as_utc(event.get("timestamp"))
+        latest = unit.latest_contact(sender)
         contact = latest
         if latest is not None and at - latest.last_touch_at > self.timeout:
-            self._expire(session, latest)
+            self._expire(unit, latest)
             contact = None
         if contact is None:  # we speak first: an outbound contact on the last channel we know
             channel = latest.channel if latest is not None else "other"
-            contact = service.begin_contact(session, channel=channel, external_id=sender,
+            contact = service.begin_contact(unit.session, channel=channel, external_id=sender,
                                             sender_id=sender, at=at, interaction_mode="outbound")
-        service.touch_contact(session, contact, direction="out", author="bot",
-                              text=_bot_text(event), at=at, key=f"out:{event_id}")
+            unit.latest[sender] = contact
+        service.touch_contact(unit.session, contact, direction="out", author="bot",
+                              text=_bot_text(event), at=at, key=key, key_is_new=True)
 
-    def _open_contact(self, session: Session, sender: str, at: datetime) -> Contact | None:
-        contact = service.latest_contact(session, sender)
+    def _open_contact(self, unit: _Batch, sender: str, at: datetime) -> Contact | None:
+        contact = unit.latest_contact(sender)
         if contact is None or not contact.is_open:
             return None
         if at - contact.last_touch_at > self.timeout:
-            self._expire(session, contact)
+            self._expire(unit, contact)
             return None
         return contact
 
-    def _expire(self, session: Session, contact: Contact) -> None:
-        service.complete_contact(session, contact, disposition="inactivity_timeout",
+    def _expire(self, unit: _Batch, contact: Contact) -> None:
+        service.complete_contact(unit.session, contact, disposition="inactivity_timeout",
                                  at=contact.last_touch_at)
 
-    def _end(self, session: Session, sender: str, disposition: str, timestamp: Any) -> None:
-        contact = service.latest_contact(session, sender)
+    def _end(self, unit: _Batch, sender: str, disposition: str, timestamp: Any) -> None:
+        contact = unit.latest_contact(sender)
         if contact is not None and contact.is_open:
-            service.complete_contact(session, contact, disposition=disposition,
+            service.complete_contact(unit.session, contact, disposition=disposition,
                                      at=service.as_utc(timestamp))
 
-    def _secret_expected(self, session: Session, sender: str, slot_value: Any) -> None:
-        contact = service.latest_contact(session, sender)
+    def _action_record(
+        self, unit: _Batch, sender: str, event: Mapping[str, Any], event_id: str
+    ) -> None:
+        record = event.get("value")
+        contact = unit.latest_contact(sender)
+        if not isinstance(record, Mapping) or contact is None:
+            return  # the slot was reset (None) or nothing to attach to
+        if record.get("kind") == "operation":
+            service.record_operation(
+                unit.session, contact, category=str(record.get("category")),
+                result=str(record.get("result")), reference=record.get("reference"),
+                detail=str(record.get("detail") or ""), at=event.get("timestamp"),
+                key=f"op:{event_id}",
+            )
+
+    def _secret_expected(self, unit: _Batch, sender: str, slot_value: Any) -> None:
+        contact = unit.latest_contact(sender)
         if contact is not None and contact.is_open:
-            service.expect_secret(session, contact, slot_value in events.SECRET_SLOTS)
+            service.expect_secret(unit.session, contact, slot_value in events.SECRET_SLOTS)
+
+
+def _touch_key(event: Mapping[str, Any], event_id: str) -> str | None:
+    """The idempotency key of the touch an event makes: the channel's message id for customer
+    messages (a redelivered message carries it again), the stream entry id for bot replies."""
+    kind = event.get("event")
+    if kind == "user":
+        return f"in:{event.get('sender_id')}:{event.get('message_id')}"
+    if kind == "bot":
+        return f"out:{event_id}"
+    return None
 
 
 def _intent(parse_data: Mapping[str, Any]) -> tuple[str | None, float | None]:
@@ -195,6 +256,8 @@ class StreamConsumer:
 
     def lag(self) -> int:
         """Events appended but not yet recorded (for /health and tests)."""
+        if not self.client.exists(events.STREAM):
+            return 0
         groups = {g["name"]: g for g in self.client.xinfo_groups(events.STREAM)}
         info = groups.get(events.GROUP)
         if info is None:
@@ -218,35 +281,58 @@ class StreamConsumer:
         return [entry for _stream, entries in response or [] for entry in entries]
 
     def _apply_all(self, entries: list[tuple[str, dict[str, str]]]) -> bool:
-        """Apply in order; stop at the first failure (to keep order). False if one failed."""
+        """Apply a read batch in one transaction; if it fails, one event at a time, in order,
+        stopping at the first failure so later events never overtake it. False if one failed."""
+        batch: list[tuple[str, Any]] = []
         for entry_id, fields in entries:
-            if not fields:  # deleted before it was acknowledged: nothing left to record
-                self._done(entry_id)
-                continue
             try:
-                event = json.loads(fields["event"])
-                self.recorder.apply(event, entry_id)
-            except (KeyError, ValueError, TypeError) as exc:
+                batch.append((entry_id, json.loads(fields["event"])))
+            except (KeyError, ValueError, TypeError) as exc:  # also: deleted, no fields left
                 self._dead_letter(entry_id, fields, type(exc).__name__)
-                continue
-            except Exception as exc:
-                attempts = self._failures.get(entry_id, 0) + 1
-                self._failures[entry_id] = attempts
-                log.error("contact_event.failed", attempt=attempts, error=type(exc).__name__,
-                          entry=entry_id)
-                if attempts >= MAX_ATTEMPTS:
-                    self._dead_letter(entry_id, fields, type(exc).__name__)
-                    continue
-                self.stop.wait(min(0.2 * 2 ** attempts, 5.0))
-                return False
-            self._done(entry_id)
+        if not batch:
+            return True
+        try:
+            self.recorder.apply_batch(batch)
+        except OperationalError as exc:
+            return self._database_unavailable(exc)
+        except Exception:  # find the event that fails, record the others
+            return all(self._apply_one(entry_id, event) for entry_id, event in batch)
+        self._done(*(entry_id for entry_id, _ in batch))
         return True
 
-    def _done(self, entry_id: str) -> None:
-        self._failures.pop(entry_id, None)
+    def _apply_one(self, entry_id: str, event: Any) -> bool:
+        try:
+            self.recorder.apply(event, entry_id)
+        except OperationalError as exc:
+            return self._database_unavailable(exc)
+        except (ValueError, TypeError, AttributeError) as exc:  # an event we cannot record
+            self._dead_letter(entry_id, {"event": json.dumps(event)}, type(exc).__name__)
+            return True
+        except Exception as exc:
+            attempts = self._failures.get(entry_id, 0) + 1
+            self._failures[entry_id] = attempts
+            log.error("contact_event.failed", attempt=attempts, error=type(exc).__name__,
+                      entry=entry_id)
+            if attempts >= MAX_ATTEMPTS:
+                self._dead_letter(entry_id, {"event": json.dumps(event)}, type(exc).__name__)
+                return True
+            self.stop.wait(min(0.2 * 2 ** attempts, 5.0))
+            return False
+        self._done(entry_id)
+        return True
+
+    def _database_unavailable(self, exc: Exception) -> bool:
+        """The database is unreachable: wait and retry the same events, never give up on them."""
+        log.error("contact_recorder.database_unavailable", error=type(exc).__name__)
+        self.stop.wait(1.0)
+        return False
+
+    def _done(self, *entry_ids: str) -> None:
+        for entry_id in entry_ids:
+            self._failures.pop(entry_id, None)
         pipe = self.client.pipeline()
-        pipe.xack(events.STREAM, events.GROUP, entry_id)
-        pipe.xdel(events.STREAM, entry_id)
+        pipe.xack(events.STREAM, events.GROUP, *entry_ids)
+        pipe.xdel(events.STREAM, *entry_ids)
         pipe.execute()
         self.last_success = time.time()
 

@@ -141,12 +141,17 @@ def touch_contact(
     session: Session, contact: Contact, *, direction: str, author: str, text: str,
     at: datetime | float | None = None, intent: str | None = None,
     confidence: float | None = None, entities: Iterable[Mapping[str, Any]] = (),
-    key: str | None = None,
+    key: str | None = None, key_is_new: bool = False,
 ) -> ContactTouch | None:
-    """Add one message to a contact, secrets masked. Returns None if ``key`` was already stored."""
+    """Add one message to a contact, secrets masked. Returns None if ``key`` was already stored.
+
+    ``key_is_new``: the caller checked the key in this transaction (``recorded_touch_keys``),
+    so the touch is inserted without another lookup; a racing duplicate then fails the
+    transaction on the unique key instead of being skipped.
+    """
     _one_of(direction, DIRECTIONS, "direction")
     _one_of(author, AUTHORS, "author")
-    if key is not None and _exists(session, ContactTouch, key):
+    if key is not None and not key_is_new and _exists(session, ContactTouch, key):
         return None
     moment = as_utc(at)
     masked = mask_secrets(text or "", entities, expects_secret=contact.expects_secret
@@ -163,9 +168,10 @@ def touch_contact(
         contact.ended_at = max(contact.ended_at, moment)
     if author == "agent":
         contact.handled_by = "both" if contact.handled_by in ("bot", "both") else "agent"
-    if not _insert(session, touch):
-        return None
-    return touch
+    if key_is_new:
+        session.add(touch)
+        return touch
+    return touch if _insert(session, touch) else None
 
 
 def complete_contact(
@@ -187,9 +193,12 @@ def complete_contact(
     return contact
 
 
-def touch_recorded(session: Session, key: str) -> bool:
-    """Whether a touch with this idempotency key is already stored."""
-    return _exists(session, ContactTouch, key)
+def recorded_touch_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of these touch idempotency keys are already stored (one query)."""
+    wanted = list(keys)
+    if not wanted:
+        return set()
+    return set(session.scalars(select(ContactTouch.key).where(ContactTouch.key.in_(wanted))))
 
 
 def record_operation(

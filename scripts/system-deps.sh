@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Install the Debian packages Switchboard needs on this machine, only those missing.
-# redis-server: the embedded Redis `make run` and the tests start when REDIS_URL is unset.
+#   redis-server: the embedded Redis `make run` and the tests start when REDIS_URL is unset.
+#   postgresql (with --test): the tests run the contact records on PostgreSQL too; they start a
+#   throwaway server of their own (initdb + pg_ctl), so no service is configured here.
 set -euo pipefail
 
 needed=()
-command -v redis-server >/dev/null 2>&1 || needed+=(redis-server)
+if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
+  needed+=(redis-server)
+fi
+if [ "${1:-}" = "--test" ] && [ -z "${TEST_POSTGRES_URL:-}" ] \
+   && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  needed+=(postgresql)
+fi
 
 if [ ${#needed[@]} -eq 0 ]; then
   exit 0

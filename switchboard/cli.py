@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from switchboard.log import configure_logging, get_logger
-from switchboard.settings import PROJECT_ROOT, load_settings
+from switchboard.settings import PROJECT_ROOT, Settings, load_settings
 
 log = get_logger(__name__)
 
@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StartupError as exc:
         log.error("startup.failed", error=str(exc))
         return 1
-    print(_banner(settings.rasa_port, settings.effective_redis_url), flush=True)
+    print(_banner(settings), flush=True)
     exit_code = 0
     while not stop.wait(1.0):
         dead = stack.first_dead()
@@ -72,15 +72,28 @@ def cmd_nlu_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _banner(rasa_port: int, redis_url: str) -> str:
+def _banner(settings: Settings) -> str:
+    token_source = ("SWITCHBOARD_API_TOKEN" if settings.api_token
+                    else settings.data_dir / "api-token")
     return "\n".join([
         "Switchboard is up.",
-        f"  REST webhook: POST http://localhost:{rasa_port}/webhooks/rest/webhook"
+        f"  REST webhook: POST http://localhost:{settings.rasa_port}/webhooks/rest/webhook"
         ' {"sender": "me", "message": "hi"}',
         "  Terminal chat: make shell (in a second terminal)",
-        f"  Redis: {redis_url}",
+        f"  Contacts API: http://localhost:{settings.console_port}/api/contacts"
+        f" (Authorization: Bearer <token from {token_source}>)",
+        "  Contact records in the terminal: .venv/bin/switchboard contacts --help",
+        f"  Database: {_safe_url(settings.database_url)}",
+        f"  Redis: {_safe_url(settings.effective_redis_url)}",
         "Stop with Ctrl-C.",
     ])
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default=str(PROJECT_ROOT / "reports" / "nlu"))
     report.add_argument("--folds", type=int, default=3)
     report.set_defaults(func=cmd_nlu_report)
+
+    from contacts.cli import add_commands as add_contacts_commands
+
+    add_contacts_commands(commands)
     return parser
 
 

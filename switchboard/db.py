@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from switchboard.settings import Settings, load_settings
 
@@ -67,7 +68,10 @@ def _make_engine(url: str) -> Engine:
         return create_engine(url, future=True, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, connect_args={"timeout": 30})
+    # A pool of long-lived connections (SQLAlchemy 1.4 defaults to none for SQLite files, and
+    # connecting costs more than a small transaction).
+    engine = create_engine(url, future=True, poolclass=QueuePool, pool_size=5, max_overflow=20,
+                           connect_args={"timeout": 30, "check_same_thread": False})
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin)
     return engine

@@ -178,10 +178,18 @@ def rasa_server(settings: Settings, model: Path, log_dir: Path | None) -> Manage
     )
 
 
+def contacts_server(settings: Settings, log_dir: Path | None) -> ManagedProcess:
+    command = [sys.executable, "-m", "contacts.app"]
+    return ManagedProcess(
+        "contacts", command, http_ok(f"http://127.0.0.1:{settings.console_port}/health"),
+        env=_child_env(settings), startup_timeout=60, log_path=_log(log_dir, "contacts"),
+    )
+
+
 def _child_env(settings: Settings) -> dict[str, str]:
     threads = str(settings.tf_threads)
     return {
-        "REDIS_URL": settings.effective_redis_url,
+        **settings.to_env(),
         "TF_INTRA_OP_PARALLELISM_THREADS": threads,
         "TF_INTER_OP_PARALLELISM_THREADS": threads,
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -203,10 +211,15 @@ class Stack:
         self.processes: list[ManagedProcess] = []
         if settings.redis_url is None:
             self.processes.append(embedded_redis(settings, log_dir))
+        self.processes.append(contacts_server(settings, log_dir))
         self.processes.append(action_server(settings, log_dir))
         self.processes.append(rasa_server(settings, model, log_dir))
 
     def start(self) -> None:
+        from contacts import migrate
+        from switchboard.db import database
+
+        migrate.upgrade(database(self.settings))  # before any process touches the database
         try:
             for process in self.processes:
                 process.start()

@@ -80,6 +80,29 @@ class Settings:
             contact_timeout_minutes=_float(env, "CONTACT_TIMEOUT_MINUTES", 30.0),
         )
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as the environment variables ``from_env`` reads (for child processes)."""
+        env = {
+            "SWITCHBOARD_DATA_DIR": str(self.data_dir),
+            "REDIS_URL": self.effective_redis_url,
+            "SWITCHBOARD_REDIS_PORT": str(self.embedded_redis_port),
+            "RASA_PORT": str(self.rasa_port),
+            "ACTION_SERVER_PORT": str(self.action_port),
+            "RASA_WORKERS": str(self.rasa_workers),
+            "SWITCHBOARD_MODEL_DIR": str(self.model_dir),
+            "LOG_LEVEL": self.log_level,
+            "LOG_FORMAT": self.log_format,
+            "SWITCHBOARD_TF_THREADS": str(self.tf_threads),
+            "DATABASE_URL": self.database_url,
+            "CONSOLE_PORT": str(self.console_port),
+            "CONTACT_TIMEOUT_MINUTES": repr(self.contact_timeout_minutes),
+        }
+        for name, value in (("RASA_API_TOKEN", self.rasa_api_token),
+                            ("SWITCHBOARD_API_TOKEN", self.api_token)):
+            if value:
+                env[name] = value
+        return env
+
     @property
     def effective_redis_url(self) -> str:
         """The Redis URL every process uses: the configured one or the embedded server's."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -15,14 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
-from switchboard.launcher import Stack, free_port
+from contacts import migrate
+from contacts.models import (
+    Channel,
+    ChannelIdentity,
+    Contact,
+    ContactOperation,
+    ContactTouch,
+    Customer,
+)
+from switchboard.db import Database
+from switchboard.launcher import Stack, embedded_redis, free_port
 from switchboard.redis_client import redis_client
 from switchboard.settings import PROJECT_ROOT, Settings
 from switchboard.training import ensure_model, fast_config
-from tests.helpers import post_json
+from tests.helpers import http, post_json
+from tests.postgres import PostgresUnavailable, TemporaryPostgres
 
 API_TOKEN = "test-api-token"
+# Short enough that a test can wait it out: the "second contact after the timeout" test does.
+CONTACT_TIMEOUT_MINUTES = 0.1
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +74,30 @@ class RunningAssistant:
     def redis(self):
         return redis_client(self.settings)
 
+    @property
+    def contacts_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.console_port}/api/contacts"
+
+    def wait_recorded(self, timeout: float = 30.0) -> None:
+        """Block until the contact recorder has written every published event."""
+        deadline = time.monotonic() + timeout
+        health = f"http://127.0.0.1:{self.settings.console_port}/health"
+        while time.monotonic() < deadline:
+            status, body = http("GET", health)
+            if status == 200 and body["recorder_lag"] == 0:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"the contact recorder did not catch up: {body}")
+
+    def contacts(self, sender: str) -> list[dict]:
+        """The conversation's contacts, oldest first, each with touches and operations."""
+        self.wait_recorded()
+        status, page = http("GET", f"{self.contacts_url}?sender={sender}", token=API_TOKEN)
+        assert status == 200, page
+        details = [http("GET", f"{self.contacts_url}/{c['reference']}", token=API_TOKEN)[1]
+                   for c in page["items"]]
+        return list(reversed(details))
+
 
 @pytest.fixture(scope="session")
 def assistant(
@@ -72,7 +111,11 @@ def assistant(
         "RASA_PORT": str(free_port()),
         "ACTION_SERVER_PORT": str(free_port()),
         "RASA_API_TOKEN": API_TOKEN,
+        "SWITCHBOARD_API_TOKEN": API_TOKEN,
+        "CONSOLE_PORT": str(free_port()),
+        "CONTACT_TIMEOUT_MINUTES": str(CONTACT_TIMEOUT_MINUTES),
     }
+    env.pop("DATABASE_URL", None)  # SQLite in the temporary data directory
     env.pop("REDIS_URL", None)  # always the project's own embedded redis-server
     settings = Settings.from_env(env)
     log_dir = data_dir / "logs"
@@ -84,3 +127,62 @@ def assistant(
 def sender() -> str:
     """A fresh conversation id per test."""
     return f"test-{uuid.uuid4().hex[:10]}"
+
+
+# --- Databases: every contacts test runs on SQLite and on PostgreSQL ---
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if os.environ.get("TEST_POSTGRES_URL"):
+        yield os.environ["TEST_POSTGRES_URL"]
+        return
+    try:
+        server = TemporaryPostgres()
+        server.start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            raise  # CI installs PostgreSQL: its absence is a failure, not a skip
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def migrated_db(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """A database brought to the newest schema by the migrations, once per backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'contacts.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    db = Database(url)
+    migrate.upgrade(db)
+    yield db
+    db.dispose()
+
+
+DATA_TABLES = (ContactOperation, ContactTouch, Contact, ChannelIdentity, Customer)
+
+
+@pytest.fixture
+def db(migrated_db: Database) -> Database:
+    """The migrated database with no contact data (configuration rows stay)."""
+    with migrated_db.transaction() as session:
+        for model in DATA_TABLES:
+            session.execute(delete(model))
+        assert session.get(Channel, "rest") is not None
+    return migrated_db
+
+
+@pytest.fixture(scope="session")
+def redis_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A redis-server of its own (not the assistant's), for tests that consume streams."""
+    data_dir = tmp_path_factory.mktemp("redis-only")
+    settings = Settings.from_env({"SWITCHBOARD_DATA_DIR": str(data_dir),
+                                  "SWITCHBOARD_REDIS_PORT": str(free_port())})
+    server = embedded_redis(settings, data_dir)
+    server.start()
+    server.wait_ready()
+    yield settings
+    server.stop()

@@ -82,3 +82,14 @@ def test_rasa_data_validate_passes():
         cwd=PROJECT_ROOT, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_every_account_request_has_a_configured_operation_category(migrated_db):
+    from actions.account import OPERATION_CATEGORIES, SERVICE_LABELS
+    from contacts import service
+
+    assert set(OPERATION_CATEGORIES) == set(SERVICE_LABELS)
+    with migrated_db.reading() as session:
+        configured = {c["code"] for c in
+                      service.contact_configuration(session)["operation_categories"]}
+    assert set(OPERATION_CATEGORIES.values()) <= configured

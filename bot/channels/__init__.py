@@ -1,0 +1,1 @@
+"""Switchboard's input channels (loaded by Rasa from credentials.yml)."""

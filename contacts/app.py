@@ -1,0 +1,78 @@
+"""The contacts process: the REST API and the contact recorder, on the console port.
+
+``python -m contacts.app`` (the launcher starts it). One process on purpose: the recorder must
+be the stream's only consumer so each conversation's events are applied in order. The agent
+console (handoff issue) will mount the same blueprint and recorder.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, json
+
+from contacts import migrate
+from contacts.api import blueprint
+from contacts.recorder import ContactRecorder, StreamConsumer
+from switchboard.api_token import api_token
+from switchboard.db import database
+from switchboard.log import configure_logging, get_logger
+from switchboard.redis_client import redis_client
+from switchboard.settings import Settings, load_settings
+
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings) -> Sanic:
+    app = Sanic("switchboard_contacts")
+    app.config.FALLBACK_ERROR_FORMAT = "json"  # errors as JSON, never an HTML traceback
+    app.ctx.settings = settings
+    app.ctx.db = database(settings)
+    app.ctx.api_token = api_token(settings)
+    recorder = ContactRecorder(app.ctx.db, timedelta(minutes=settings.contact_timeout_minutes))
+    app.ctx.consumer = StreamConsumer(recorder, redis_client(settings))
+    app.blueprint(blueprint)
+    app.add_route(health, "/health")
+    app.register_listener(_start_recorder, "after_server_start")
+    app.register_listener(_stop_recorder, "before_server_stop")
+    return app
+
+
+async def health(request: Request) -> HTTPResponse:
+    """Liveness plus the recorder's lag (events appended but not yet in the database)."""
+    consumer: StreamConsumer = request.app.ctx.consumer
+    try:
+        lag = consumer.lag()
+    except Exception as exc:  # Redis down: say so without a traceback
+        return json({"status": "degraded", "redis": type(exc).__name__}, status=503)
+    recorder_alive = request.app.ctx.recorder_thread.is_alive()
+    return json({"status": "ok" if recorder_alive else "degraded", "recorder_lag": lag},
+                status=200 if recorder_alive else 503)
+
+
+async def _start_recorder(app: Sanic, _loop) -> None:
+    thread = threading.Thread(target=app.ctx.consumer.run, name="contact-recorder", daemon=True)
+    app.ctx.recorder_thread = thread
+    thread.start()
+    log.info("contact_recorder.started")
+
+
+async def _stop_recorder(app: Sanic, _loop) -> None:
+    app.ctx.consumer.stop.set()
+    app.ctx.recorder_thread.join(timeout=10)
+    log.info("contact_recorder.stopped")
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging(settings)
+    migrate.upgrade(database(settings))  # alembic upgrade head: safe on every start
+    app = create_app(settings)
+    app.run(host="0.0.0.0", port=settings.console_port, workers=1, access_log=False,
+            motd=False)
+
+
+if __name__ == "__main__":
+    main()
