@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.contact_records import operation_record
 from switchboard.log import conversation_ref, get_logger
 
 log = get_logger(__name__)
@@ -52,7 +51,7 @@ OPERATION_CATEGORIES: dict[str, str] = {
 
 
 class ActionAccountRequest(Action):
-    """Acknowledge an account request and say that identity verification comes first."""
+    """Serve an account request for a verified customer; otherwise verify them first."""
 
     def name(self) -> str:
         return "action_account_request"
@@ -60,6 +59,9 @@ class ActionAccountRequest(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        from actions.self_service import serve
+        from actions.verification import is_verified
+
         intent = tracker.get_intent_of_latest_message() or ""
         label = SERVICE_LABELS.get(intent)
         if label is None:  # a rule routed something we have no wording for: say so plainly
@@ -67,17 +69,7 @@ class ActionAccountRequest(Action):
             dispatcher.utter_message(response="utter_default")
             return []
         log.info("account_request", intent=intent, conversation=conversation_ref(tracker.sender_id))
-        dispatcher.utter_message(
-            text=(
-                f"I can help you {label}. Before I touch your account I need to verify that it's "
-                "you; identity verification is the next step and isn't available in this chat "
-                "yet. Meanwhile you can call customer care on 150 (8:00-22:00), or ask me any "
-                "general question about plans, bills, data, roaming or coverage."
-            )
-        )
-        return [
-            SlotSet("requested_service", intent),
-            # Refused, not dropped: reports count what customers asked for and could not get.
-            operation_record(OPERATION_CATEGORIES[intent], "refused",
-                             detail="identity verification not available yet"),
-        ]
+        if is_verified(tracker):
+            return [SlotSet("requested_service", intent), *await serve(dispatcher, tracker, intent)]
+        dispatcher.utter_message(text=f"I can help you {label}.")
+        return [SlotSet("requested_service", intent), FollowupAction("verification_form")]

@@ -20,3 +20,14 @@ def operation_record(
         "kind": "operation", "category": category, "result": result,
         "reference": reference, "detail": detail,
     })
+
+
+def authentication_record(
+    method: str, result: str, msisdn: str, customer: dict[str, str] | None = None
+) -> SlotSet:
+    """Record how the customer was (or was not) verified. A verified result also links this
+    conversation's channel identity to the customer, with the back end's profile of them."""
+    return SlotSet(CONTACT_RECORD_SLOT, {
+        "kind": "authentication", "method": method, "result": result, "msisdn": msisdn,
+        "customer": customer,
+    })

@@ -30,7 +30,7 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from contacts import migrate, service  # noqa: E402
+from contacts import service  # noqa: E402
 from contacts.models import (  # noqa: E402
     ChannelIdentity,
     Contact,
@@ -38,6 +38,7 @@ from contacts.models import (  # noqa: E402
     Customer,
 )
 from contacts.recorder import ContactRecorder  # noqa: E402
+from switchboard import migrate  # noqa: E402
 from switchboard.db import Database  # noqa: E402
 from tests.postgres import TemporaryPostgres  # noqa: E402
 

@@ -17,8 +17,8 @@ from sanic.response import HTTPResponse, json
 from contacts import service
 from contacts.serialize import detail_dict, history_dict, page_dict, parse_moment
 from contacts.service import ContactError, ContactFilter, ContactNotFound
-from switchboard.api_token import token_matches
 from switchboard.db import Database
+from switchboard.keys import token_matches
 
 T = TypeVar("T")
 

@@ -13,11 +13,11 @@ from datetime import timedelta
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 
-from contacts import migrate
 from contacts.api import blueprint
 from contacts.recorder import ContactRecorder, StreamConsumer
-from switchboard.api_token import api_token
+from switchboard import migrate
 from switchboard.db import database
+from switchboard.keys import api_token
 from switchboard.log import configure_logging, get_logger
 from switchboard.redis_client import redis_client
 from switchboard.settings import Settings, load_settings

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from sqlalchemy.orm import Session
 
-from contacts import migrate, service
+from contacts import service
 from contacts.serialize import (
     contact_dict,
     detail_dict,
@@ -27,6 +27,7 @@ from contacts.serialize import (
     parse_moment,
 )
 from contacts.service import ContactError, ContactFilter
+from switchboard import migrate
 from switchboard.db import database
 
 EXPORT_COLUMNS = ["reference", "channel", "customer_msisdn", "started_at", "ended_at", "status",

@@ -17,7 +17,7 @@ SECRET_NAMES = frozenset({"otp_code", "service_password", "password", "pin", "pu
 
 _SECRET_AFTER_WORD = re.compile(
     r"(?i)\b(code|otp|password|passcode|pass|pin|puk|pwd)\b(\W{0,3}(?:is|was|=|:)?\W{0,3})"
-    r"([A-Za-z0-9]{4,12})\b"
+    r"((?=[A-Za-z]*\d)[A-Za-z0-9]{4,12})\b"  # a value with a digit: "my code is wrong" stays
 )
 _LONE_DIGITS = re.compile(r"^\s*\d{4,8}\s*$")  # a message that is only a short number is a code
 
@@ -37,11 +37,4 @@ def mask_secrets(
             start, end = entity.get("start"), entity.get("end")
             if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
                 text = text[:start] + MASK + text[end:]
-    return _SECRET_AFTER_WORD.sub(_mask_value, text)
-
-
-def _mask_value(match: re.Match[str]) -> str:
-    value = match.group(3)
-    if not any(ch.isdigit() for ch in value):  # "my code is wrong" is not a secret
-        return match.group(0)
-    return f"{match.group(1)}{match.group(2)}{MASK}"
+    return _SECRET_AFTER_WORD.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)

@@ -173,6 +173,24 @@ class ContactRecorder:
                 detail=str(record.get("detail") or ""), at=event.get("timestamp"),
                 key=f"op:{event_id}",
             )
+        elif record.get("kind") == "authentication":
+            self._authentication(unit, contact, record)
+
+    def _authentication(self, unit: _Batch, contact: Contact, record: Mapping[str, Any]) -> None:
+        """How the customer proved who they are; verified links them to their history."""
+        result = str(record.get("result"))
+        service.set_authentication(unit.session, contact, method=str(record.get("method")),
+                                   result=result)
+        msisdn = record.get("msisdn")
+        if result != "verified" or not msisdn:
+            return
+        profile = record.get("customer") or {}
+        customer = service.upsert_customer(
+            unit.session, str(msisdn), name=str(profile.get("name") or ""),
+            plan=profile.get("plan"), status=str(profile.get("status") or "active"))
+        service.link_identity(unit.session, contact.channel, contact.identity.external_id,
+                              customer)
+        unit.session.refresh(contact)  # link_identity set customer_id in SQL
 
     def _secret_expected(self, unit: _Batch, sender: str, slot_value: Any) -> None:
         contact = unit.latest_contact(sender)

@@ -72,6 +72,23 @@ def cmd_nlu_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    """Print the SMS the embedded gateway "sent" (one-time codes and notifications)."""
+    import datetime
+
+    from switchboard.sms import OutboxGateway, outbox_path
+
+    messages = OutboxGateway(outbox_path(load_settings())).messages()
+    if args.to:
+        messages = [m for m in messages if m["to"].lstrip("+") == args.to.lstrip("+")]
+    for message in messages[-args.last:]:
+        sent = datetime.datetime.fromtimestamp(message["sent_at"], datetime.timezone.utc)
+        print(f"{sent:%Y-%m-%d %H:%M:%S}Z  to {message['to']}:  {message['body']}")
+    if not messages:
+        print("The outbox is empty.")
+    return 0
+
+
 def _banner(settings: Settings) -> str:
     token_source = ("SWITCHBOARD_API_TOKEN" if settings.api_token
                     else settings.data_dir / "api-token")
@@ -83,6 +100,7 @@ def _banner(settings: Settings) -> str:
         f"  Contacts API: http://localhost:{settings.console_port}/api/contacts"
         f" (Authorization: Bearer <token from {token_source}>)",
         "  Contact records in the terminal: .venv/bin/switchboard contacts --help",
+        "  Text messages sent (one-time codes): .venv/bin/switchboard outbox",
         f"  Database: {_safe_url(settings.database_url)}",
         f"  Redis: {_safe_url(settings.effective_redis_url)}",
         "Stop with Ctrl-C.",
@@ -115,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default=str(PROJECT_ROOT / "reports" / "nlu"))
     report.add_argument("--folds", type=int, default=3)
     report.set_defaults(func=cmd_nlu_report)
+
+    outbox = commands.add_parser("outbox", help="SMS sent by the embedded gateway (codes, ...)")
+    outbox.add_argument("--to", help="only messages to this number (447700900001)")
+    outbox.add_argument("--last", type=int, default=20)
+    outbox.set_defaults(func=cmd_outbox)
 
     from contacts.cli import add_commands as add_contacts_commands
 

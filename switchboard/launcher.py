@@ -216,10 +216,14 @@ class Stack:
         self.processes.append(rasa_server(settings, model, log_dir))
 
     def start(self) -> None:
-        from contacts import migrate
+        from switchboard import migrate
         from switchboard.db import database
 
         migrate.upgrade(database(self.settings))  # before any process touches the database
+        if self.settings.demo_data:
+            from accounts.demo import seed_demo
+
+            seed_demo(database(self.settings))
         try:
             for process in self.processes:
                 process.start()

@@ -38,6 +38,24 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = env.get(name, "").strip().lower() or default
+    if raw not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of one Switchboard deployment (see the README's configuration table)."""
@@ -55,8 +73,16 @@ class Settings:
     tf_threads: int
     database_url: str  # SQLite file in data_dir unless DATABASE_URL says otherwise
     console_port: int
-    api_token: str | None  # None: generated once and kept in data_dir (see switchboard.api_token)
+    api_token: str | None  # None: generated once and kept in data_dir (see switchboard.keys)
     contact_timeout_minutes: float
+    accounts_backend: str  # module:Class of the operator back end
+    demo_data: bool  # seed the demo subscribers on start
+    secret_key: str | None  # None: generated once and kept in data_dir (see switchboard.secrets)
+    sms_gateway: str  # "outbox" or "twilio"
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None
+    twilio_from: str | None
+    twilio_api_url: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +104,14 @@ class Settings:
             console_port=_int(env, "CONSOLE_PORT", 8080),
             api_token=env.get("SWITCHBOARD_API_TOKEN") or None,
             contact_timeout_minutes=_float(env, "CONTACT_TIMEOUT_MINUTES", 30.0),
+            accounts_backend=env.get("ACCOUNTS_BACKEND") or "accounts.sql:SqlAccountBackend",
+            demo_data=_bool(env, "SWITCHBOARD_DEMO_DATA", True),
+            secret_key=env.get("SWITCHBOARD_SECRET_KEY") or None,
+            sms_gateway=_choice(env, "SMS_GATEWAY", ("outbox", "twilio"), "outbox"),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
+            twilio_from=env.get("TWILIO_FROM") or None,
+            twilio_api_url=env.get("TWILIO_API_URL") or "https://api.twilio.com",
         )
 
     def to_env(self) -> dict[str, str]:
@@ -96,9 +130,17 @@ class Settings:
             "DATABASE_URL": self.database_url,
             "CONSOLE_PORT": str(self.console_port),
             "CONTACT_TIMEOUT_MINUTES": repr(self.contact_timeout_minutes),
+            "ACCOUNTS_BACKEND": self.accounts_backend,
+            "SWITCHBOARD_DEMO_DATA": "true" if self.demo_data else "false",
+            "SMS_GATEWAY": self.sms_gateway,
+            "TWILIO_API_URL": self.twilio_api_url,
         }
         for name, value in (("RASA_API_TOKEN", self.rasa_api_token),
-                            ("SWITCHBOARD_API_TOKEN", self.api_token)):
+                            ("SWITCHBOARD_API_TOKEN", self.api_token),
+                            ("SWITCHBOARD_SECRET_KEY", self.secret_key),
+                            ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                            ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+                            ("TWILIO_FROM", self.twilio_from)):
             if value:
                 env[name] = value
         return env

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from contacts import migrate
 from contacts.models import (
     Channel,
     ChannelIdentity,
@@ -27,6 +26,7 @@ from contacts.models import (
     ContactTouch,
     Customer,
 )
+from switchboard import migrate
 from switchboard.db import Database
 from switchboard.launcher import Stack, embedded_redis, free_port
 from switchboard.redis_client import redis_client

@@ -6,14 +6,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from contacts import migrate
-from contacts.models import metadata
+from switchboard import migrate
 
 
 def test_migrated_database_matches_the_models(migrated_db):
     with migrated_db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, metadata)
+        differences = compare_metadata(context, migrate.import_models())
     assert differences == []
 
 

@@ -1,8 +1,10 @@
-"""Alembic environment: migrates the database the caller passes (see contacts.migrate)."""
+"""Alembic environment: migrates the database the caller passes (see switchboard.migrate)."""
 
 from alembic import context
 
-from contacts.models import metadata
+from switchboard.migrate import import_models
+
+metadata = import_models()
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import MetaData
 
-from switchboard.db import Database
+from switchboard.db import Database, metadata
+
+# Every package whose tables live in the one database; their models register on `metadata`.
+MODEL_MODULES = ("contacts.models", "accounts.models")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 logging.getLogger("alembic").setLevel(logging.WARNING)  # not a line per start about its dialect
+
+
+def import_models() -> MetaData:
+    """The project's metadata with every table of every package registered on it."""
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+    return metadata
 
 
 def alembic_config() -> Config:
@@ -29,8 +41,7 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
 
 def revision(db: Database, message: str) -> None:
-    """Autogenerate a new migration from the models (for developers: `switchboard contacts
-    revision -m ...` after changing contacts/models.py)."""
+    """Autogenerate a new migration from the models (for developers, after changing models)."""
     config = alembic_config()
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection

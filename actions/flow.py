@@ -1,0 +1,72 @@
+"""What every multi-step flow (a Rasa form) shares: the back end, retries, cancel, giving up.
+
+A form re-prompts on a bad value; after ``MAX_RETRIES`` bad values in a row it gives up
+(``flow_failed``), the form ends, and the follow-up action offers a human instead of looping.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from accounts.backend import AccountBackend, load_backend
+from switchboard.settings import load_settings
+
+MAX_RETRIES = 3
+# Slots a flow fills; cleared when it ends, however it ends.
+FLOW_SLOTS = ("phone_number", "verification_method", "otp_code", "service_password",
+              "plan_choice", "pack_choice", "vas_choice", "confirmed", "complaint_category",
+              "complaint_description", "complaint_location", "complaint_since", "bill_period",
+              "disputed_amount", "complaint_reference", "flow_failed", "form_retries")
+HUMAN_BUTTONS = [{"title": "Talk to an agent", "payload": "/request_human"},
+                 {"title": "No thanks", "payload": "/deny"}]
+
+
+@functools.cache
+def backend() -> AccountBackend:
+    """The operator back end this action server talks to (``ACCOUNTS_BACKEND``)."""
+    return load_backend(load_settings())
+
+
+def reset_flow() -> list[EventType]:
+    return [SlotSet(name, None) for name in FLOW_SLOTS]
+
+
+def reject(
+    dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, message: str
+) -> dict[str, Any]:
+    """Re-prompt for a bad value, or give up after MAX_RETRIES bad values in a row."""
+    retries = int(tracker.get_slot("form_retries") or 0) + 1
+    if retries >= MAX_RETRIES:
+        dispatcher.utter_message(text=f"{message} Let's stop here rather than go round in "
+                                      "circles.")
+        return {slot: None, "form_retries": None, "flow_failed": "too_many_retries"}
+    dispatcher.utter_message(text=message)
+    return {slot: None, "form_retries": retries}
+
+
+def accept(slot: str, value: Any) -> dict[str, Any]:
+    return {slot: value, "form_retries": None}
+
+
+def offer_human(dispatcher: CollectingDispatcher, text: str) -> None:
+    dispatcher.utter_message(text=f"{text} Would you like to talk to one of our agents?",
+                             buttons=HUMAN_BUTTONS)
+
+
+class ActionCancelFlow(Action):
+    """``cancel`` in the middle of a flow: stop it, change nothing, say so."""
+
+    def name(self) -> str:
+        return "action_cancel_flow"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(text="OK, I've stopped there and nothing was changed. "
+                                      "What else can I do for you?")
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_flow()]

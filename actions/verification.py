@@ -1,0 +1,243 @@
+"""Identity verification: the customer's number, then a one-time code by SMS or the service
+password. Five wrong answers for one number in 15 minutes lock it for 15 minutes everywhere.
+
+Codes and passwords are never logged, echoed or kept: the slots are cleared as soon as they are
+checked, and the contact recorder masks the message that answered them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.contact_records import authentication_record, operation_record
+from actions.flow import accept, backend, offer_human, reject, reset_flow
+from switchboard.keys import secret_key
+from switchboard.log import conversation_ref, get_logger
+from switchboard.redis_client import redis_client
+from switchboard.settings import load_settings
+from switchboard.sms import SmsError, sms_gateway
+from verification import attempts, codes
+
+log = get_logger(__name__)
+
+METHOD_BUTTONS = [
+    {"title": "Text me a code", "payload": '/inform{"verification_method": "otp"}'},
+    {"title": "Use my service password", "payload": '/inform{"verification_method": "password"}'},
+]
+
+
+def normalise_msisdn(text: str) -> str | None:
+    """A UK mobile number in international form (447700900123), or None if it is not one."""
+    digits = re.sub(r"[\s\-().]", "", text or "")
+    digits = re.sub(r"^(\+|00)", "", digits)
+    if re.fullmatch(r"07\d{9}", digits):
+        digits = "44" + digits[1:]
+    return digits if re.fullmatch(r"447\d{9}", digits) else None
+
+
+def display_number(msisdn: str) -> str:
+    """447700900123 as 07700 900123."""
+    local = "0" + msisdn[2:]
+    return f"{local[:5]} {local[5:]}"
+
+
+def parse_method(text: str) -> str | None:
+    lowered = (text or "").lower()
+    if any(word in lowered for word in ("pass", "pin")):
+        return "password"
+    if any(word in lowered for word in ("otp", "code", "text", "sms", "message")):
+        return "otp"
+    return None
+
+
+def is_verified(tracker: Tracker) -> bool:
+    """Verified in this contact: the verification has not been followed by a goodbye or by a
+    silence longer than the contact inactivity timeout (a new contact verifies again)."""
+    if not tracker.get_slot("verified_msisdn"):
+        return False
+    timeout = load_settings().contact_timeout_minutes * 60
+    later = None  # the timestamp of the newer message while walking back
+    for event in reversed(tracker.events):
+        stamp = event.get("timestamp") or 0.0
+        if later is not None and later - stamp > timeout:
+            return False
+        if event.get("event") == "slot" and event.get("name") == "verified_msisdn":
+            return True
+        if event.get("event") == "user":
+            intent = (event.get("parse_data") or {}).get("intent") or {}
+            if later is not None and intent.get("name") == "goodbye":
+                return False  # an earlier goodbye ended the contact the verification was in
+            later = stamp
+    return False
+
+
+class ValidateVerificationForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_verification_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot("flow_failed") or is_verified(tracker):
+            return []  # given up, locked out, or done: the form ends
+        secret = {"otp": "otp_code", "password": "service_password"}.get(
+            tracker.get_slot("verification_method"))
+        return [s for s in domain_slots if s in ("phone_number", "verification_method", secret)]
+
+    async def validate_phone_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        msisdn = normalise_msisdn(str(value))
+        if msisdn is None:
+            return reject(dispatcher, tracker, "phone_number",
+                          "That doesn't look like a UK mobile number. Please type the 11 digits, "
+                          "like 07700 900123.")
+        if await asyncio.to_thread(attempts.is_locked, redis_client(), msisdn):
+            return _locked(dispatcher, msisdn)
+        return accept("phone_number", msisdn)
+
+    async def validate_verification_method(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        method = parse_method(str(value))
+        if method is None:
+            return reject(dispatcher, tracker, "verification_method",
+                          "Please choose: a code by text message, or your service password.")
+        if method == "otp":
+            msisdn = tracker.get_slot("phone_number")
+            try:
+                await asyncio.to_thread(_send_code, msisdn)
+            except SmsError:
+                log.error("otp.not_sent", conversation=conversation_ref(tracker.sender_id))
+                dispatcher.utter_message(text="Sorry, I couldn't send a text message just now. "
+                                              "Please use your service password instead.")
+                method = "password"
+        return accept("verification_method", method)
+
+    async def validate_otp_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        msisdn = tracker.get_slot("phone_number")
+        right = await asyncio.to_thread(
+            codes.consume_code, redis_client(), secret_key(load_settings()), msisdn, str(value))
+        return await _checked(dispatcher, tracker, msisdn, right, "otp_sms", "otp_code")
+
+    async def validate_service_password(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        msisdn = tracker.get_slot("phone_number")
+        password = re.sub(r"\s", "", str(value))
+        right = (bool(re.fullmatch(r"\d{6}", password))
+                 and await asyncio.to_thread(backend().check_password, msisdn, password))
+        return await _checked(dispatcher, tracker, msisdn, right, "service_password",
+                              "service_password")
+
+
+def _send_code(msisdn: str) -> None:
+    """Send a code only to real subscribers; for other numbers, do the same visible thing."""
+    if not backend().exists(msisdn):
+        return
+    settings = load_settings()
+    code = codes.issue_code(redis_client(settings), secret_key(settings), msisdn)
+    sms_gateway(settings).send(msisdn, f"Kestrel Mobile: your verification code is {code}. It "
+                                       "expires in 5 minutes. Never share it with anyone.")
+
+
+async def _checked(
+    dispatcher: CollectingDispatcher, tracker: Tracker, msisdn: str, right: bool, method: str,
+    slot: str,
+) -> dict[str, Any]:
+    client = redis_client()
+    if await asyncio.to_thread(attempts.is_locked, client, msisdn):
+        return _locked(dispatcher, msisdn)
+    if right:
+        await asyncio.to_thread(attempts.clear_failures, client, msisdn)
+        log.info("verification.succeeded", method=method,
+                 conversation=conversation_ref(tracker.sender_id))
+        summary = await asyncio.to_thread(backend().summary, msisdn)
+        dispatcher.utter_message(text=f"Thanks {summary.holder_name.split()[0]}, you're "
+                                      "verified.")
+        return {slot: None, "form_retries": None, "verified_msisdn": msisdn,
+                "verification_method_used": method}
+    failures = await asyncio.to_thread(attempts.record_failure, client, msisdn, time.time(),
+                                       uuid.uuid4().hex)
+    log.info("verification.failed", method=method, failures=failures,
+             conversation=conversation_ref(tracker.sender_id))
+    if failures >= attempts.MAX_FAILURES:
+        return _locked(dispatcher, msisdn)
+    what = "code" if slot == "otp_code" else "password"
+    left = attempts.MAX_FAILURES - failures
+    dispatcher.utter_message(text=f"That {what} isn't right. Please try again "
+                                  f"({left} {'try' if left == 1 else 'tries'} left).")
+    return {slot: None}
+
+
+def _locked(dispatcher: CollectingDispatcher, msisdn: str) -> dict[str, Any]:
+    minutes = max(attempts.lock_remaining_seconds(redis_client(), msisdn) // 60, 1)
+    dispatcher.utter_message(
+        text=f"For your security, verification for {display_number(msisdn)} is locked after "
+             f"too many wrong attempts. You can try again in about {minutes} minutes.")
+    return {"otp_code": None, "service_password": None, "flow_failed": "locked"}
+
+
+class ActionAskVerificationMethod(Action):
+    def name(self) -> str:
+        return "action_ask_verification_method"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(text="How would you like to confirm it's you?",
+                                 buttons=METHOD_BUTTONS)
+        return []
+
+
+class ActionAfterVerification(Action):
+    """The verification form ended: serve what the customer asked for, or offer a human."""
+
+    def name(self) -> str:
+        return "action_after_verification"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        from actions.self_service import serve  # the services need verification, not vice versa
+
+        failed = tracker.get_slot("flow_failed")
+        msisdn = tracker.get_slot("phone_number")
+        if not is_verified(tracker):
+            from actions.account import OPERATION_CATEGORIES
+
+            events = [*reset_flow()]
+            requested = tracker.get_slot("requested_service")
+            if requested in OPERATION_CATEGORIES:  # refused, not dropped: reports count it
+                events.append(operation_record(OPERATION_CATEGORIES[requested], "refused",
+                                               detail="identity not verified"))
+            if msisdn:
+                events.append(authentication_record("otp_sms" if tracker.get_slot(
+                    "verification_method") == "otp" else "service_password",
+                    "locked" if failed == "locked" else "failed", msisdn))
+            offer_human(dispatcher, "I couldn't verify your identity, so I can't open the "
+                                    "account in this chat.")
+            return events
+        msisdn = tracker.get_slot("verified_msisdn")
+        summary = await asyncio.to_thread(backend().summary, msisdn)
+        profile = {"name": summary.holder_name, "plan": summary.plan.name,
+                   "status": summary.line_status}
+        return [
+            authentication_record(tracker.get_slot("verification_method_used"), "verified",
+                                  msisdn, profile),
+            operation_record("identity_verification", "success"),
+            *reset_flow(),  # before serving: a service may start its own flow
+            *await serve(dispatcher, tracker, tracker.get_slot("requested_service")),
+        ]

@@ -1,0 +1,49 @@
+"""Deployment secrets: the API token (contacts REST API, later the other operator APIs) and the
+secret key (one-time code digests, later console sessions).
+
+Each comes from its environment variable, or is made randomly on first use and kept in the data
+directory (readable by its owner only), so a fresh install is never open and never shares keys.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+from switchboard.settings import Settings
+
+
+def api_token(settings: Settings) -> str:
+    """``SWITCHBOARD_API_TOKEN`` or ``var/api-token``."""
+    return settings.api_token or _persistent_secret(settings.data_dir / "api-token")
+
+
+def secret_key(settings: Settings) -> str:
+    """``SWITCHBOARD_SECRET_KEY`` or ``var/secret-key``."""
+    return settings.secret_key or _persistent_secret(settings.data_dir / "secret-key")
+
+
+def token_matches(expected: str, authorization: str | None) -> bool:
+    """Whether an ``Authorization: Bearer <token>`` header carries the expected token."""
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
+
+
+def _persistent_secret(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole to a private temporary file, then linked into place: processes starting
+        # together all end up reading the one value that won, never a half-written file.
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()

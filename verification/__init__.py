@@ -1,0 +1,1 @@
+"""Identity verification: one-time codes, service passwords, brute-force lockout."""
