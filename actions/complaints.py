@@ -7,14 +7,14 @@ import asyncio
 import re
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from accounts import complaints
 from actions.contact_records import operation_record
-from actions.flow import accept, offer_human, reject, reset_flow
+from actions.flow import FlowValidation, accept, offer_human, reject, reset_flow
 from switchboard.db import database
 
 CATEGORY_WORDS = {
@@ -63,7 +63,7 @@ def parse_pounds(text: str) -> int | None:
     return pence if 0 < pence <= 1_000_000 else None
 
 
-class ValidateComplaintForm(FormValidationAction):
+class ValidateComplaintForm(FlowValidation):
     def name(self) -> str:
         return "validate_complaint_form"
 
@@ -136,7 +136,7 @@ class ActionSubmitComplaint(Action):
         operation = OPERATION.get(category, "complaint_filed")
         if tracker.get_slot("flow_failed"):
             offer_human(dispatcher, "I couldn't take the complaint down here.")
-            return [*reset_flow(), operation_record(operation, "failure")]
+            return [*reset_flow(tracker), operation_record(operation, "failure")]
         msisdn = tracker.get_slot("verified_msisdn")
         amount = tracker.get_slot("disputed_amount")
         new = complaints.NewComplaint(
@@ -158,11 +158,11 @@ class ActionSubmitComplaint(Action):
         elif recent > 1:
             offer_human(dispatcher, f"I see this is complaint number {recent} from you in 30 "
                                     "days; I'm sorry things keep going wrong.")
-        return [*reset_flow(), operation_record(operation, "success",
+        return [*reset_flow(tracker), operation_record(operation, "success",
                                                 reference=complaint.reference)]
 
 
-class ValidateComplaintStatusForm(FormValidationAction):
+class ValidateComplaintStatusForm(FlowValidation):
     def name(self) -> str:
         return "validate_complaint_status_form"
 
@@ -185,20 +185,20 @@ class ActionComplaintStatus(Action):
         reference = tracker.get_slot("complaint_reference")
         if tracker.get_slot("flow_failed") or not reference:
             offer_human(dispatcher, "I couldn't find the complaint here.")
-            return [*reset_flow(), operation_record("complaint_status_query", "failure")]
+            return [*reset_flow(tracker), operation_record("complaint_status_query", "failure")]
         complaint = await asyncio.to_thread(complaints.complaint_of, database(), reference,
                                             tracker.get_slot("verified_msisdn"))
         if complaint is None:  # unknown, or someone else's: the same answer for both
             dispatcher.utter_message(text=f"I can't find a complaint {reference} on your "
                                           "account. Please check the reference.")
-            return [*reset_flow(), operation_record("complaint_status_query", "refused",
+            return [*reset_flow(tracker), operation_record("complaint_status_query", "refused",
                                                     reference=reference)]
         state = {"open": "open and being looked at", "in_progress": "in progress",
                  "resolved": "resolved"}.get(complaint.status, complaint.status)
         dispatcher.utter_message(
             text=f"Your complaint {complaint.reference} ({CATEGORY_NAMES[complaint.category]}) "
                  f"is {state}. We aim to resolve it by {complaint.due_at:%d %B %Y}.")
-        return [*reset_flow(), operation_record("complaint_status_query", "success",
+        return [*reset_flow(tracker), operation_record("complaint_status_query", "success",
                                                 reference=complaint.reference)]
 
 

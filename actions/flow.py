@@ -6,12 +6,14 @@ A form re-prompts on a bad value; after ``MAX_RETRIES`` bad values in a row it g
 
 from __future__ import annotations
 
+import abc
 import functools
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from accounts.backend import AccountBackend, load_backend
 from switchboard.settings import load_settings
@@ -32,8 +34,10 @@ def backend() -> AccountBackend:
     return load_backend(load_settings())
 
 
-def reset_flow() -> list[EventType]:
-    return [SlotSet(name, None) for name in FLOW_SLOTS]
+def reset_flow(tracker: Tracker) -> list[EventType]:
+    """Clear the flow's slots that hold a value (clearing an empty one would count as an answer
+    to validate, if a form starts right after)."""
+    return [SlotSet(name, None) for name in FLOW_SLOTS if tracker.get_slot(name) is not None]
 
 
 def reject(
@@ -58,6 +62,17 @@ def offer_human(dispatcher: CollectingDispatcher, text: str) -> None:
                              buttons=HUMAN_BUTTONS)
 
 
+class FlowValidation(FormValidationAction):
+    """A form's validation that ends the form once the flow has given up (``flow_failed``)."""
+
+    @abc.abstractmethod  # abstract: rasa_sdk registers every concrete Action it finds
+    def name(self) -> str: ...
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:
+        return [] if tracker.get_slot("flow_failed") else domain_slots
+
+
 class ActionCancelFlow(Action):
     """``cancel`` in the middle of a flow: stop it, change nothing, say so."""
 
@@ -69,4 +84,4 @@ class ActionCancelFlow(Action):
     ) -> list[EventType]:
         dispatcher.utter_message(text="OK, I've stopped there and nothing was changed. "
                                       "What else can I do for you?")
-        return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_flow()]
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_flow(tracker)]

@@ -11,14 +11,14 @@ import asyncio
 import re
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from accounts.backend import AccountError, DataPackInfo, PlanInfo, VasInfo
 from actions.contact_records import operation_record
-from actions.flow import accept, backend, offer_human, reject, reset_flow
+from actions.flow import FlowValidation, accept, backend, offer_human, reject, reset_flow
 from actions.verification import display_number
 from switchboard.log import get_logger
 
@@ -138,13 +138,9 @@ def _match(text: str, options: list[Any]) -> Any | None:
 
 # --- Change plan ---
 
-class ValidateChangePlanForm(FormValidationAction):
+class ValidateChangePlanForm(FlowValidation):
     def name(self) -> str:
         return "validate_change_plan_form"
-
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:
-        return [] if tracker.get_slot("flow_failed") else domain_slots
 
     async def validate_plan_choice(self, value: Any, dispatcher: CollectingDispatcher,
                                    tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
@@ -197,13 +193,9 @@ def _plan_done(plan: PlanInfo) -> str:
 
 # --- Data packs ---
 
-class ValidateDataPackForm(FormValidationAction):
+class ValidateDataPackForm(FlowValidation):
     def name(self) -> str:
         return "validate_data_pack_form"
-
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:
-        return [] if tracker.get_slot("flow_failed") else domain_slots
 
     async def validate_pack_choice(self, value: Any, dispatcher: CollectingDispatcher,
                                    tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
@@ -252,13 +244,9 @@ def _pack_done(pack: DataPackInfo) -> str:
 
 # --- Value-added services ---
 
-class ValidateVasForm(FormValidationAction):
+class ValidateVasForm(FlowValidation):
     def name(self) -> str:
         return "validate_vas_form"
-
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:
-        return [] if tracker.get_slot("flow_failed") else domain_slots
 
     async def validate_vas_choice(self, value: Any, dispatcher: CollectingDispatcher,
                                   tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
@@ -368,7 +356,7 @@ def _confirmation_question(loop: str | None, tracker: Tracker) -> str:
 async def _apply(dispatcher: CollectingDispatcher, tracker: Tracker, category: str,
                  choice_slot: str | None, change, done) -> list[EventType]:
     """After a change form: apply it if confirmed, then say what happened and record it."""
-    events = [*reset_flow()]
+    events = [*reset_flow(tracker)]
     if tracker.get_slot("flow_failed"):
         offer_human(dispatcher, "I couldn't complete that here.")
         return [*events, operation_record(category, "failure", detail="gave up after retries")]

@@ -218,7 +218,7 @@ class ActionAfterVerification(Action):
         if not is_verified(tracker):
             from actions.account import OPERATION_CATEGORIES
 
-            events = [*reset_flow()]
+            events = [*reset_flow(tracker)]
             requested = tracker.get_slot("requested_service")
             if requested in OPERATION_CATEGORIES:  # refused, not dropped: reports count it
                 events.append(operation_record(OPERATION_CATEGORIES[requested], "refused",
@@ -238,6 +238,6 @@ class ActionAfterVerification(Action):
             authentication_record(tracker.get_slot("verification_method_used"), "verified",
                                   msisdn, profile),
             operation_record("identity_verification", "success"),
-            *reset_flow(),  # before serving: a service may start its own flow
+            *reset_flow(tracker),  # before serving: a service may start its own flow
             *await serve(dispatcher, tracker, tracker.get_slot("requested_service")),
         ]

@@ -274,3 +274,11 @@ def test_verification_ends_with_the_contact(assistant, sender, subscriber):
     verify_by_password(assistant, sender, subscriber)
     texts(assistant, sender, "thanks, bye")
     assert "mobile number" in texts(assistant, sender, "what's my balance")
+
+
+def test_a_bad_complaint_reference_is_reprompted_then_handed_over(assistant, sender, subscriber):
+    verify_by_password(assistant, sender, subscriber, "what's happening with my complaint")
+    assert "look like CMP-" in texts(assistant, sender, "the one from last week")
+    assert "look like CMP-" in texts(assistant, sender, "I don't know it")
+    last = assistant.say(sender, "no idea")
+    assert any(b["payload"] == "/request_human" for m in last for b in m.get("buttons", []))
