@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from switchboard.log import conversation_ref, get_logger
@@ -51,7 +51,7 @@ OPERATION_CATEGORIES: dict[str, str] = {
 
 
 class ActionAccountRequest(Action):
-    """Serve an account request for a verified customer; otherwise verify them first."""
+    """Note what the customer asked for; the verification form comes next (data/rules)."""
 
     def name(self) -> str:
         return "action_account_request"
@@ -59,7 +59,6 @@ class ActionAccountRequest(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        from actions.self_service import serve
         from actions.verification import is_verified
 
         intent = tracker.get_intent_of_latest_message() or ""
@@ -69,7 +68,6 @@ class ActionAccountRequest(Action):
             dispatcher.utter_message(response="utter_default")
             return []
         log.info("account_request", intent=intent, conversation=conversation_ref(tracker.sender_id))
-        if is_verified(tracker):
-            return [SlotSet("requested_service", intent), *await serve(dispatcher, tracker, intent)]
-        dispatcher.utter_message(text=f"I can help you {label}.")
-        return [SlotSet("requested_service", intent), FollowupAction("verification_form")]
+        if not is_verified(tracker):  # the verification form asks for the number next
+            dispatcher.utter_message(text=f"I can help you {label}.")
+        return [SlotSet("requested_service", intent)]

@@ -230,14 +230,13 @@ class ActionAfterVerification(Action):
             offer_human(dispatcher, "I couldn't verify your identity, so I can't open the "
                                     "account in this chat.")
             return events
-        msisdn = tracker.get_slot("verified_msisdn")
-        summary = await asyncio.to_thread(backend().summary, msisdn)
-        profile = {"name": summary.holder_name, "plan": summary.plan.name,
-                   "status": summary.line_status}
-        return [
-            authentication_record(tracker.get_slot("verification_method_used"), "verified",
-                                  msisdn, profile),
-            operation_record("identity_verification", "success"),
-            *reset_flow(tracker),  # before serving: a service may start its own flow
-            *await serve(dispatcher, tracker, tracker.get_slot("requested_service")),
-        ]
+        events = [*reset_flow(tracker)]  # before serving: a service may start its own flow
+        if tracker.get_slot("phone_number"):  # verified just now, not earlier in the contact
+            msisdn = tracker.get_slot("verified_msisdn")
+            summary = await asyncio.to_thread(backend().summary, msisdn)
+            profile = {"name": summary.holder_name, "plan": summary.plan.name,
+                       "status": summary.line_status}
+            events = [authentication_record(tracker.get_slot("verification_method_used"),
+                                            "verified", msisdn, profile),
+                      operation_record("identity_verification", "success"), *events]
+        return [*events, *await serve(dispatcher, tracker, tracker.get_slot("requested_service"))]
