@@ -59,7 +59,7 @@ class ActionAccountRequest(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        from actions.verification import is_verified
+        from actions.verification import display_number, is_verified
 
         intent = tracker.get_intent_of_latest_message() or ""
         label = SERVICE_LABELS.get(intent)
@@ -70,4 +70,23 @@ class ActionAccountRequest(Action):
         log.info("account_request", intent=intent, conversation=conversation_ref(tracker.sender_id))
         if not is_verified(tracker):  # the verification form asks for the number next
             dispatcher.utter_message(text=f"I can help you {label}.")
+            return [SlotSet("requested_service", intent)]
+        other = _other_number(tracker)
+        if other:  # only the verified account, ever: nothing about anyone else's
+            dispatcher.utter_message(
+                text=f"I can only help with the account you verified in this chat, "
+                     f"{display_number(tracker.get_slot('verified_msisdn'))}. For "
+                     f"{display_number(other)}, its owner needs to contact us.")
+            return [SlotSet("requested_service", None), SlotSet("flow_failed", "other_number")]
         return [SlotSet("requested_service", intent)]
+
+
+def _other_number(tracker: Tracker) -> str | None:
+    """A phone number in the request that is not the verified customer's."""
+    from actions.verification import normalise_msisdn
+
+    for value in tracker.get_latest_entity_values("phone_number"):
+        msisdn = normalise_msisdn(str(value))
+        if msisdn and msisdn != tracker.get_slot("verified_msisdn"):
+            return msisdn
+    return None

@@ -72,6 +72,11 @@ class FlowValidation(FormValidationAction):
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         return [] if tracker.get_slot("flow_failed") else domain_slots
 
+    async def validate_confirmed(self, value: Any, dispatcher: CollectingDispatcher,
+                                 tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        """Yes or no, from the affirm/deny intents: nothing to check."""
+        return {"confirmed": value}
+
 
 class ActionCancelFlow(Action):
     """``cancel`` in the middle of a flow: stop it, change nothing, say so."""

@@ -282,3 +282,12 @@ def test_a_bad_complaint_reference_is_reprompted_then_handed_over(assistant, sen
     assert "look like CMP-" in texts(assistant, sender, "I don't know it")
     last = assistant.say(sender, "no idea")
     assert any(b["payload"] == "/request_human" for m in last for b in m.get("buttons", []))
+
+
+def test_nothing_about_someone_elses_number(assistant, sender, subscriber):
+    verify_by_password(assistant, sender, subscriber)
+    reply = texts(assistant, sender, "what's the balance on 07700 900003")
+    assert "only help with the account you verified" in reply
+    assert "Chloe" not in reply and "£32.00" not in reply and "£" not in reply
+    # And the customer's own requests still work afterwards.
+    assert "Go 30" in texts(assistant, sender, "what plan am I on")
