@@ -70,7 +70,11 @@ class ActionAccountRequest(Action):
         log.info("account_request", intent=intent, conversation=conversation_ref(tracker.sender_id))
         if not is_verified(tracker):  # the verification form asks for the number next
             dispatcher.utter_message(text=f"I can help you {label}.")
-            return [SlotSet("requested_service", intent)]
+            events = [SlotSet("requested_service", intent)]
+            known = (tracker.latest_message.get("metadata") or {}).get("channel_verified_msisdn")
+            if known:  # the channel vouches for the number (SMS sender, Telegram contact)
+                events.append(SlotSet("phone_number", str(known)))
+            return events
         other = _other_number(tracker)
         if other:  # only the verified account, ever: nothing about anyone else's
             dispatcher.utter_message(

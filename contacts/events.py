@@ -31,6 +31,10 @@ def worth_recording(event: Mapping[str, Any]) -> bool:
     return kind == "slot" and event.get("name") in ("requested_slot", CONTACT_RECORD_SLOT)
 
 
+def encode(event: Mapping[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"))
+
+
 def publish(client: redis.Redis, event: Mapping[str, Any]) -> None:
     """Append one Rasa event (with its ``sender_id``) to the stream."""
-    client.xadd(STREAM, {"event": json.dumps(event, separators=(",", ":"))})
+    client.xadd(STREAM, {"event": encode(event)})

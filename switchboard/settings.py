@@ -83,6 +83,7 @@ class Settings:
     twilio_auth_token: str | None
     twilio_from: str | None
     twilio_api_url: str
+    public_url: str | None  # how the outside world reaches the Rasa server (webhook signatures)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +113,7 @@ class Settings:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
             twilio_from=env.get("TWILIO_FROM") or None,
             twilio_api_url=env.get("TWILIO_API_URL") or "https://api.twilio.com",
+            public_url=env.get("SWITCHBOARD_PUBLIC_URL") or None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -140,7 +142,8 @@ class Settings:
                             ("SWITCHBOARD_SECRET_KEY", self.secret_key),
                             ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
                             ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
-                            ("TWILIO_FROM", self.twilio_from)):
+                            ("TWILIO_FROM", self.twilio_from),
+                            ("SWITCHBOARD_PUBLIC_URL", self.public_url)):
             if value:
                 env[name] = value
         return env

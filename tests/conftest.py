@@ -36,6 +36,7 @@ from tests.helpers import http, post_json
 from tests.postgres import PostgresUnavailable, TemporaryPostgres
 
 API_TOKEN = "test-api-token"
+TWILIO_AUTH_TOKEN = "test-twilio-auth-token"  # the tests sign webhooks like Twilio does
 # Short enough that a test can wait it out: the "second contact after the timeout" test does.
 CONTACT_TIMEOUT_MINUTES = 0.1
 
@@ -114,6 +115,7 @@ def assistant(
         "SWITCHBOARD_API_TOKEN": API_TOKEN,
         "CONSOLE_PORT": str(free_port()),
         "CONTACT_TIMEOUT_MINUTES": str(CONTACT_TIMEOUT_MINUTES),
+        "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
     }
     env.pop("DATABASE_URL", None)  # SQLite in the temporary data directory
     env.pop("REDIS_URL", None)  # always the project's own embedded redis-server

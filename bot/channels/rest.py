@@ -17,15 +17,10 @@ from redis.exceptions import RedisError
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
-from bot.gateway import first_delivery
-from switchboard.log import conversation_ref, get_logger
-
-log = get_logger(__name__)
+from bot.gateway import Inbound, deliver
 
 MAX_TEXT = 4096
 MAX_ID = 128
-APOLOGY = ("Sorry, something went wrong on our side while answering. Your message is saved; "
-           "please try again in a moment.")
 
 
 class PayloadError(ValueError):
@@ -50,21 +45,13 @@ class RestInput(InputChannel):
                 sender, text, message_id, metadata = parse_payload(request)
             except PayloadError as exc:
                 return response.json({"error": str(exc)}, status=400)
+            collector = CollectingOutputChannel()
+            inbound = Inbound(self.name(), sender, text, message_id, metadata or {})
             try:
-                if not await first_delivery(self.name(), sender, message_id):
-                    return response.json([])  # answered already: no second reply
+                await deliver(inbound, collector, on_new_message)
             except RedisError:
                 return response.json({"error": "temporarily unavailable, retry"}, status=503)
-            collector = CollectingOutputChannel()
-            message = UserMessage(text, collector, sender, input_channel=self.name(),
-                                  message_id=message_id, metadata=metadata)
-            try:
-                await on_new_message(message)
-            except Exception as exc:  # the customer gets an apology, never a stack trace
-                log.error("rest.message_failed", conversation=conversation_ref(sender),
-                          error=type(exc).__name__)
-                return response.json([{"recipient_id": sender, "text": APOLOGY}])
-            return response.json(collector.messages)
+            return response.json(collector.messages)  # empty for a redelivered message
 
         return webhook
 
