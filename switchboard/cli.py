@@ -89,6 +89,30 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_telegram_webhook(args: argparse.Namespace) -> int:
+    """Tell Telegram where our webhook is (SWITCHBOARD_PUBLIC_URL) and which secret to send."""
+    import asyncio
+
+    from bot.channels.telegram import telegram_bot
+    from bot.channels.telegram_poller import UPDATES
+    from switchboard.keys import telegram_secret
+
+    settings = load_settings()
+    if not (settings.telegram_token and settings.public_url):
+        print("error: set TELEGRAM_BOT_TOKEN and SWITCHBOARD_PUBLIC_URL first", file=sys.stderr)
+        return 2
+    url = settings.public_url.rstrip("/") + "/webhooks/telegram/webhook"
+
+    async def register() -> None:
+        bot = await telegram_bot(settings)
+        await bot.set_webhook(url, secret_token=telegram_secret(settings),
+                              allowed_updates=UPDATES)
+
+    asyncio.run(register())
+    print(f"Telegram will post updates to {url}")
+    return 0
+
+
 def _banner(settings: Settings) -> str:
     token_source = ("SWITCHBOARD_API_TOKEN" if settings.api_token
                     else settings.data_dir / "api-token")
@@ -138,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--to", help="only messages to this number (447700900001)")
     outbox.add_argument("--last", type=int, default=20)
     outbox.set_defaults(func=cmd_outbox)
+
+    webhook = commands.add_parser("telegram-webhook",
+                                  help="register our Telegram webhook with Telegram")
+    webhook.set_defaults(func=cmd_telegram_webhook)
 
     from contacts.cli import add_commands as add_contacts_commands
 

@@ -26,6 +26,15 @@ def secret_key(settings: Settings) -> str:
     return settings.secret_key or _persistent_secret(settings.data_dir / "secret-key")
 
 
+def telegram_secret(settings: Settings) -> str:
+    """The secret Telegram sends in ``X-Telegram-Bot-Api-Secret-Token``: ``TELEGRAM_WEBHOOK_SECRET``
+    or one derived from the secret key (so the poller and the webhook agree without setup)."""
+    if settings.telegram_webhook_secret:
+        return settings.telegram_webhook_secret
+    digest = hmac.new(secret_key(settings).encode(), b"telegram-webhook", "sha256").hexdigest()
+    return digest[:48]  # Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and -
+
+
 def token_matches(expected: str, authorization: str | None) -> bool:
     """Whether an ``Authorization: Bearer <token>`` header carries the expected token."""
     scheme, _, given = (authorization or "").partition(" ")

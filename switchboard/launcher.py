@@ -186,6 +186,13 @@ def contacts_server(settings: Settings, log_dir: Path | None) -> ManagedProcess:
     )
 
 
+def telegram_poller(settings: Settings, log_dir: Path | None) -> ManagedProcess:
+    """Long-polls Telegram for local development (TELEGRAM_MODE=polling)."""
+    command = [sys.executable, "-m", "bot.channels.telegram_poller"]
+    return ManagedProcess("telegram-poller", command, lambda: True, env=_child_env(settings),
+                          log_path=_log(log_dir, "telegram-poller"))
+
+
 def _child_env(settings: Settings) -> dict[str, str]:
     threads = str(settings.tf_threads)
     return {
@@ -214,6 +221,8 @@ class Stack:
         self.processes.append(contacts_server(settings, log_dir))
         self.processes.append(action_server(settings, log_dir))
         self.processes.append(rasa_server(settings, model, log_dir))
+        if settings.telegram_token and settings.telegram_mode == "polling":
+            self.processes.append(telegram_poller(settings, log_dir))
 
     def start(self) -> None:
         from switchboard import migrate

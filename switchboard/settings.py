@@ -84,6 +84,10 @@ class Settings:
     twilio_from: str | None
     twilio_api_url: str
     public_url: str | None  # how the outside world reaches the Rasa server (webhook signatures)
+    telegram_token: str | None
+    telegram_webhook_secret: str | None
+    telegram_api_url: str
+    telegram_mode: str  # "webhook" (Telegram calls us) or "polling" (we ask Telegram)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -114,6 +118,10 @@ class Settings:
             twilio_from=env.get("TWILIO_FROM") or None,
             twilio_api_url=env.get("TWILIO_API_URL") or "https://api.twilio.com",
             public_url=env.get("SWITCHBOARD_PUBLIC_URL") or None,
+            telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            telegram_api_url=env.get("TELEGRAM_API_URL") or "https://api.telegram.org",
+            telegram_mode=_choice(env, "TELEGRAM_MODE", ("webhook", "polling"), "webhook"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -136,6 +144,8 @@ class Settings:
             "SWITCHBOARD_DEMO_DATA": "true" if self.demo_data else "false",
             "SMS_GATEWAY": self.sms_gateway,
             "TWILIO_API_URL": self.twilio_api_url,
+            "TELEGRAM_API_URL": self.telegram_api_url,
+            "TELEGRAM_MODE": self.telegram_mode,
         }
         for name, value in (("RASA_API_TOKEN", self.rasa_api_token),
                             ("SWITCHBOARD_API_TOKEN", self.api_token),
@@ -143,7 +153,9 @@ class Settings:
                             ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
                             ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
                             ("TWILIO_FROM", self.twilio_from),
-                            ("SWITCHBOARD_PUBLIC_URL", self.public_url)):
+                            ("SWITCHBOARD_PUBLIC_URL", self.public_url),
+                            ("TELEGRAM_BOT_TOKEN", self.telegram_token),
+                            ("TELEGRAM_WEBHOOK_SECRET", self.telegram_webhook_secret)):
             if value:
                 env[name] = value
         return env

@@ -32,6 +32,7 @@ from switchboard.launcher import Stack, embedded_redis, free_port
 from switchboard.redis_client import redis_client
 from switchboard.settings import PROJECT_ROOT, Settings
 from switchboard.training import ensure_model, fast_config
+from tests.fakes import FAKE_BOT_TOKEN, FakeTelegram
 from tests.helpers import http, post_json
 from tests.postgres import PostgresUnavailable, TemporaryPostgres
 
@@ -100,9 +101,19 @@ class RunningAssistant:
         return list(reversed(details))
 
 
+TELEGRAM_SECRET = "test-telegram-webhook-secret"
+
+
+@pytest.fixture(scope="session")
+def fake_telegram() -> Iterator[FakeTelegram]:
+    server = FakeTelegram()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def assistant(
-    test_model: Path, tmp_path_factory: pytest.TempPathFactory
+    test_model: Path, tmp_path_factory: pytest.TempPathFactory, fake_telegram: FakeTelegram
 ) -> Iterator[RunningAssistant]:
     data_dir = tmp_path_factory.mktemp("switchboard-data")
     env = {
@@ -116,6 +127,9 @@ def assistant(
         "CONSOLE_PORT": str(free_port()),
         "CONTACT_TIMEOUT_MINUTES": str(CONTACT_TIMEOUT_MINUTES),
         "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+        "TELEGRAM_BOT_TOKEN": FAKE_BOT_TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        "TELEGRAM_API_URL": fake_telegram.url,
     }
     env.pop("DATABASE_URL", None)  # SQLite in the temporary data directory
     env.pop("REDIS_URL", None)  # always the project's own embedded redis-server

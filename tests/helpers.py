@@ -20,10 +20,10 @@ def post_json(url: str, payload: dict[str, Any], token: str | None = None) -> An
 
 
 def http(method: str, url: str, body: Any = None, token: str | None = None,
-         raw: bytes | None = None) -> tuple[int, Any]:
+         raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     """One HTTP call; returns the status and the decoded JSON body, also for 4xx/5xx answers."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, data=data, method=method, headers=headers)

@@ -1,0 +1,69 @@
+"""Telegram without a public URL (local development): long-poll getUpdates and hand each update
+to our own webhook, so polling and webhook mode take exactly the same path.
+
+``TELEGRAM_MODE=polling`` makes ``make run`` start this. An update is acknowledged to Telegram
+(the offset moves past it) only after our webhook accepted it: nothing is lost while the Rasa
+server restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from telegram.error import NetworkError, TelegramError
+
+from bot.channels.telegram import telegram_bot
+from switchboard.keys import telegram_secret
+from switchboard.log import configure_logging, get_logger
+from switchboard.settings import Settings, load_settings
+
+log = get_logger(__name__)
+UPDATES = ["message", "edited_message", "callback_query"]
+
+
+async def poll(settings: Settings) -> None:
+    bot = await telegram_bot(settings)
+    await bot.delete_webhook()  # Telegram refuses getUpdates while a webhook is set
+    webhook = f"http://127.0.0.1:{settings.rasa_port}/webhooks/telegram/webhook"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": telegram_secret(settings)}
+    offset: int | None = None
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                updates = await bot.get_updates(offset=offset, timeout=30,
+                                                allowed_updates=UPDATES)
+            except NetworkError:
+                await asyncio.sleep(2)
+                continue
+            for update in updates:
+                while not await _forward(session, webhook, headers, update.to_dict()):
+                    await asyncio.sleep(2)  # the Rasa server is restarting: keep the update
+                offset = update.update_id + 1
+
+
+async def _forward(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
+                   update: dict) -> bool:
+    try:
+        async with session.post(url, json=update, headers=headers) as answer:
+            if answer.status >= 500:
+                return False
+            if answer.status >= 400:  # a malformed update: skip it, never loop on it
+                log.warning("telegram.update_rejected", status=answer.status)
+            return True
+    except aiohttp.ClientError:
+        return False
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging(settings)
+    try:
+        asyncio.run(poll(settings))
+    except TelegramError as exc:
+        log.error("telegram.polling_failed", error=type(exc).__name__)
+        raise SystemExit(1) from exc
+
+
+if __name__ == "__main__":
+    main()
