@@ -61,28 +61,59 @@ async def deliver(
     """Deduplicate, hand to Rasa, and never let a failure reach the customer as a trace."""
     if not await first_delivery(inbound.channel, inbound.sender_id, inbound.message_id):
         return Outcome.DUPLICATE
-    message = UserMessage(inbound.text, output, inbound.sender_id,
+    counted = _Counting(output)
+    message = UserMessage(inbound.text, counted, inbound.sender_id,
                           input_channel=inbound.channel, message_id=inbound.message_id,
                           metadata=inbound.metadata or None)
     try:
         await on_new_message(message)
-    except Exception as exc:  # Rasa or the action server failed on this message
+    except Exception as exc:  # Rasa failed on this message: it never reached the tracker
         log.error("message.failed", channel=inbound.channel, error=type(exc).__name__,
                   conversation=conversation_ref(inbound.sender_id))
-        await _keep_in_record(inbound)
+        await _keep_in_record(inbound, with_message=True)
+        await output.send_text_message(inbound.sender_id, APOLOGY)
+        return Outcome.FAILED
+    if counted.sent == 0:  # Rasa carried on without a reply: an action failed on the way
+        log.error("message.unanswered", channel=inbound.channel,
+                  conversation=conversation_ref(inbound.sender_id))
+        await _keep_in_record(inbound, with_message=False)
         await output.send_text_message(inbound.sender_id, APOLOGY)
         return Outcome.FAILED
     return Outcome.ANSWERED
 
 
-async def _keep_in_record(inbound: Inbound) -> None:
-    """Put the message (and our apology) in the contact record: Rasa never saved them. The
+class _Counting(OutputChannel):
+    """Passes every reply on to the channel's output and counts them."""
+
+    def __init__(self, output: OutputChannel) -> None:
+        self.output, self.sent = output, 0
+
+    def name(self) -> str:  # type: ignore[override]  # Rasa picks channel-specific responses by it
+        return self.output.name()
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        self.sent += 1
+        await self.output.send_response(recipient_id, message)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        self.sent += 1
+        await self.output.send_text_message(recipient_id, text, **kwargs)
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str,
+                                     buttons: list[dict[str, Any]], **kwargs: Any) -> None:
+        self.sent += 1
+        await self.output.send_text_with_buttons(recipient_id, text, buttons, **kwargs)
+
+
+async def _keep_in_record(inbound: Inbound, with_message: bool) -> None:
+    """Put our apology, and the message if Rasa never saved it, in the contact record. The
     recorder skips the message if Rasa did record it after all (same message id)."""
     now = time.time()
     client = async_redis_client()
-    for event in (
-        {"event": "user", "sender_id": inbound.sender_id, "text": inbound.text, "timestamp": now,
-         "message_id": inbound.message_id, "input_channel": inbound.channel, "parse_data": {}},
-        {"event": "bot", "sender_id": inbound.sender_id, "text": APOLOGY, "timestamp": now},
-    ):
+    kept = [{"event": "bot", "sender_id": inbound.sender_id, "text": APOLOGY, "timestamp": now}]
+    if with_message:
+        kept.insert(0, {"event": "user", "sender_id": inbound.sender_id, "text": inbound.text,
+                        "timestamp": now, "message_id": inbound.message_id,
+                        "input_channel": inbound.channel, "parse_data": {}})
+    for event in kept:
         await client.xadd(events.STREAM, {"event": events.encode(event)})

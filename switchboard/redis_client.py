@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 
 import redis
@@ -17,11 +18,12 @@ def redis_client(settings: Settings | None = None) -> redis.Redis:
 
 
 def async_redis_client(settings: Settings | None = None) -> aioredis.Redis:
-    """The process's shared asyncio client (one connection pool per Redis URL)."""
+    """The shared asyncio client of this event loop (one connection pool per Redis URL and
+    loop: asyncio connections cannot move between loops)."""
     settings = settings or load_settings()
-    return _async_client_for(settings.effective_redis_url)
+    return _async_client_for(settings.effective_redis_url, id(asyncio.get_running_loop()))
 
 
-@functools.cache
-def _async_client_for(url: str) -> aioredis.Redis:
+@functools.lru_cache(maxsize=64)
+def _async_client_for(url: str, loop_id: int) -> aioredis.Redis:
     return aioredis.Redis.from_url(url, decode_responses=True)

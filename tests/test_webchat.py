@@ -1,0 +1,108 @@
+"""Web chat: a real WebSocket client on the widget's socket, and the page in headless Chromium
+(Playwright driving Debian's chromium), against the running stack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+
+import pytest
+import websockets
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+
+
+def socket_url(assistant) -> str:
+    return f"ws://127.0.0.1:{assistant.settings.rasa_port}/webhooks/webchat/socket"
+
+
+async def _receive(ws, kind: str, timeout: float = 30.0) -> dict:
+    """The next frame of this type (skipping others)."""
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if frame["type"] == kind:
+            return frame
+
+
+async def _conversation(assistant, session_id, messages):
+    async with websockets.connect(socket_url(assistant)) as ws:
+        await ws.send(json.dumps({"type": "hello", "session_id": session_id}))
+        session = await _receive(ws, "session")
+        history = await _receive(ws, "history")
+        replies = []
+        for text in messages:
+            await ws.send(json.dumps({"type": "message", "text": text,
+                                      "id": uuid.uuid4().hex}))
+            replies.append(await _receive(ws, "bot"))
+        return session["session_id"], history["messages"], replies
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_a_conversation_over_the_socket_then_resumed_with_history(assistant):
+    session, history, [greeting] = run(_conversation(assistant, None, ["hello there"]))
+    assert history == [] and "Kestrel Mobile assistant" in greeting["text"]
+    again, history, [answer] = run(_conversation(assistant, session, ["what apn do I need"]))
+    assert again == session
+    assert [t["from"] for t in history[:2]] == ["customer", "bot"]
+    assert history[0]["text"] == "hello there" and "internet.kestrel" in answer["text"]
+    [contact] = assistant.contacts(f"webchat:{session}")
+    assert contact["channel"] == "webchat"
+
+
+def test_buttons_arrive_as_buttons(assistant):
+    _, _, replies = run(_conversation(assistant, None, ["xqzv blorptang wuggle",
+                                                         "fnord zibble quaxx"]))
+    assert [b["payload"] for b in replies[-1]["buttons"]] == ["/request_human", "/deny"]
+
+
+def test_malformed_frames_get_errors_and_the_socket_stays_open(assistant):
+    async def scenario():
+        async with websockets.connect(socket_url(assistant)) as ws:
+            await ws.send("not json")
+            assert "JSON" in (await _receive(ws, "error"))["error"]
+            await ws.send(json.dumps({"type": "hello", "session_id": "../../etc"}))
+            session = await _receive(ws, "session")  # a bad id gets a fresh session
+            assert session["session_id"] != "../../etc"
+            await _receive(ws, "history")
+            await ws.send(json.dumps({"type": "message", "text": ""}))
+            assert "characters" in (await _receive(ws, "error"))["error"]
+            await ws.send(json.dumps({"type": "message", "text": "hi", "id": "m1"}))
+            assert (await _receive(ws, "bot"))["text"]
+
+    run(scenario())
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                    reason="Debian's chromium is not installed (make test installs it)")
+def test_the_page_in_a_real_browser(assistant):
+    from playwright.sync_api import expect, sync_playwright
+
+    page_url = f"{assistant.base_url}/webhooks/webchat/"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(page_url)
+        expect(page.locator("#status")).to_have_text("online")
+        page.fill("#text", "<b>hello</b> there")
+        page.press("#text", "Enter")
+        expect(page.locator(".msg--bot").first).to_contain_text("Kestrel Mobile assistant")
+        # Customer text is shown as text: no <b> element was made from it.
+        assert page.locator(".chat__log b").count() == 0
+        expect(page.locator(".msg--customer").first).to_have_text("<b>hello</b> there")
+        for gibberish in ("xqzv blorptang wuggle", "fnord zibble quaxx"):
+            page.fill("#text", gibberish)
+            page.press("#text", "Enter")
+        page.get_by_role("button", name="No, I'll keep trying").click()
+        expect(page.locator(".msg--customer").last).to_have_text("No, I'll keep trying")
+        expect(page.locator(".msg--bot")).to_have_count(4)
+        page.reload()
+        expect(page.locator("#status")).to_have_text("online")
+        expect(page.locator(".msg--customer").first).to_have_text("<b>hello</b> there")
+        expect(page.locator(".msg--customer").last).to_have_text("No, I'll keep trying")
+        browser.close()
