@@ -19,6 +19,7 @@ class FakeTelegram:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.updates: list[dict[str, Any]] = []  # what getUpdates hands out (polling mode)
         self._lock = threading.Lock()
         fake = self
 
@@ -31,11 +32,14 @@ class FakeTelegram:
                     fake.calls.append((method, params))
                 result = fake._result(method, params)
                 data = json.dumps({"ok": True, "result": result}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped waiting (a poller shutting down mid long-poll)
 
             def log_message(self, *args):
                 pass
@@ -79,6 +83,13 @@ class FakeTelegram:
             return {"id": FAKE_BOT_ID, "is_bot": True, "first_name": "Kestrel",
                     "username": "kestrel_test_bot", "can_join_groups": True,
                     "can_read_all_group_messages": False, "supports_inline_queries": False}
+        if method == "getUpdates":
+            offset = int(params.get("offset") or 0)
+            with self._lock:
+                pending = [u for u in self.updates if u["update_id"] >= offset]
+            if not pending:
+                time.sleep(0.2)  # a short long-poll
+            return pending
         if method == "sendMessage":
             with self._lock:
                 message_id = len(self.calls)

@@ -120,3 +120,25 @@ def test_wrong_or_missing_secret_is_refused(assistant, fake_telegram, chat_id):
 def test_malformed_updates_get_400(assistant, body):
     status, answer = post(assistant, None, raw=body)
     assert status == 400 and "Update" in answer["error"]
+
+
+def test_polling_mode_hands_updates_to_the_same_webhook(assistant, fake_telegram, chat_id):
+    import os
+    import subprocess
+    import sys
+
+    from switchboard.settings import PROJECT_ROOT
+
+    fake_telegram.updates.append(message_update(chat_id, text="hi, polling here"))
+    env = {**os.environ, **assistant.settings.to_env(), "TELEGRAM_MODE": "polling"}
+    poller = subprocess.Popen([sys.executable, "-m", "bot.channels.telegram_poller"], env=env,
+                              cwd=PROJECT_ROOT)
+    try:
+        [greeting] = texts_to(fake_telegram, chat_id, count=1)
+        assert "Kestrel Mobile assistant" in greeting
+        assert fake_telegram.calls_of("deleteWebhook")  # polling needs the webhook off
+        time.sleep(1.0)  # the same update is not handed out twice (the offset moved on)
+        assert len(fake_telegram.sent_to(chat_id, count=2, wait=1.0)) == 1
+    finally:
+        poller.terminate()
+        poller.wait(10)
