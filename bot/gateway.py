@@ -4,14 +4,16 @@ Channels (``bot/channels/``) only authenticate, parse and format; then they call
 deduplicate by the channel's message id (a redelivered webhook must not be answered or
 recorded twice), hand the message to Rasa, and if Rasa or the action server fails, apologise
 to the customer and keep the message in the contact record anyway. Touches are recorded by the
-event broker (bot/contact_events.py), which sees each message with its NLU result. Who owns the
-conversation (bot, queue or agent) is asked here when the handoff issue lands; until then the
-bot always does.
+event broker (bot/contact_events.py), which sees each message with its NLU result. A
+conversation queued for or with an agent (handoff/queue.py) never reaches Rasa: its messages are
+recorded here and kept for the agent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,8 +22,9 @@ from typing import Any
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from contacts import events
+from handoff import queue
 from switchboard.log import conversation_ref, get_logger
-from switchboard.redis_client import async_redis_client
+from switchboard.redis_client import async_redis_client, redis_client
 
 log = get_logger(__name__)
 
@@ -45,6 +48,7 @@ class Inbound:
 class Outcome(enum.Enum):
     ANSWERED = "answered"
     DUPLICATE = "duplicate"
+    TO_AGENT = "to_agent"  # queued for or with an agent: kept for them, not shown to Rasa
     FAILED = "failed"  # apologised; the message is in the contact record
 
 
@@ -61,6 +65,9 @@ async def deliver(
     """Deduplicate, hand to Rasa, and never let a failure reach the customer as a trace."""
     if not await first_delivery(inbound.channel, inbound.sender_id, inbound.message_id):
         return Outcome.DUPLICATE
+    owner = await async_redis_client().get(queue.owner_key(inbound.sender_id))
+    if owner:  # queued for, or with, an agent: Rasa must not see it
+        return await _for_agent(inbound, output, owner)
     counted = _Counting(output)
     message = UserMessage(inbound.text, counted, inbound.sender_id,
                           input_channel=inbound.channel, message_id=inbound.message_id,
@@ -80,6 +87,45 @@ async def deliver(
         await output.send_text_message(inbound.sender_id, APOLOGY)
         return Outcome.FAILED
     return Outcome.ANSWERED
+
+
+CANCEL_WORDS = {"cancel", "stop", "stop waiting", "cancel the wait", "never mind", "nevermind"}
+
+
+async def _for_agent(inbound: Inbound, output: OutputChannel, owner: str) -> Outcome:
+    """While queued: the message is kept for the agent, and the customer hears their position
+    (or leaves the queue with "cancel"). With an agent: it goes to that agent's console."""
+    await _record(inbound)
+    client = async_redis_client()
+    if owner.startswith("agent:"):
+        await client.publish(f"switchboard:console:{owner.split(':', 1)[1]}",
+                             json.dumps({"sender_id": inbound.sender_id, "text": inbound.text}))
+        return Outcome.TO_AGENT
+    sync = redis_client()
+    if inbound.text.strip().lower().rstrip(".!") in CANCEL_WORDS:
+        await asyncio.to_thread(queue.cancel, sync, inbound.sender_id)
+        reply = "OK, you've left the queue. I'm here again: what can I do for you?"
+    else:
+        place = await asyncio.to_thread(queue.position, sync, inbound.sender_id)
+        reply = ("Thanks, the agent will see that. " + (
+            "You're next in the queue." if (place or 1) <= 1 else
+            f"You're number {place} in the queue.") + " Type \"cancel\" to stop waiting.")
+    await output.send_text_message(inbound.sender_id, reply)
+    await _publish(client, {"event": "bot", "sender_id": inbound.sender_id, "text": reply,
+                            "timestamp": time.time()})
+    return Outcome.TO_AGENT
+
+
+async def _record(inbound: Inbound) -> None:
+    """The contact record gets the message even though Rasa never sees it."""
+    await _publish(async_redis_client(), {
+        "event": "user", "sender_id": inbound.sender_id, "text": inbound.text,
+        "timestamp": time.time(), "message_id": inbound.message_id,
+        "input_channel": inbound.channel, "parse_data": {}})
+
+
+async def _publish(client, event: dict[str, Any]) -> None:
+    await client.xadd(events.STREAM, {"event": events.encode(event)})
 
 
 class _Counting(OutputChannel):

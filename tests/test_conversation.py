@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import json
 
-from actions.human import HUMAN_REQUESTS_STREAM
-
-
-def human_requests_of(assistant, sender: str) -> list[dict]:
-    entries = assistant.redis().xrange(HUMAN_REQUESTS_STREAM)
-    return [fields for _, fields in entries if fields["sender_id"] == sender]
+from handoff import queue
 
 
 def test_roaming_question_gets_the_roaming_answer(assistant, sender):
@@ -30,11 +25,13 @@ def test_account_request_says_verification_comes_first(assistant, sender):
     assert assistant.tracker(sender)["slots"]["requested_service"] == "check_data_usage"
 
 
-def test_request_for_a_human_is_recorded_in_redis(assistant, sender):
+def test_request_for_a_human_queues_the_conversation(assistant, sender):
     [text] = assistant.texts(sender, "I want to speak to a real person")
-    assert "talk to a person" in text
-    [request] = human_requests_of(assistant, sender)
-    assert request["reason"] == "requested" and request["channel"] == "rest"
+    assert "passing you to one of our agents" in text
+    handoff = queue.record(assistant.redis(), sender)
+    assert (handoff.reason, handoff.channel, handoff.skill) == ("requested", "rest", "general")
+    assert handoff.transcript[0] == {"from": "customer",
+                                     "text": "I want to speak to a real person"}
 
 
 def test_two_fallbacks_in_a_row_offer_a_human(assistant, sender):
@@ -44,8 +41,7 @@ def test_two_fallbacks_in_a_row_offer_a_human(assistant, sender):
     assert "agent" in second[0]["text"]
     assert [b["payload"] for b in second[0]["buttons"]] == ["/request_human", "/deny"]
     assistant.texts(sender, "yes")
-    [request] = human_requests_of(assistant, sender)
-    assert request["reason"] == "repeated_fallback"
+    assert queue.record(assistant.redis(), sender).reason == "repeated_fallback"
 
 
 def test_restart_starts_over_with_an_empty_history(assistant, sender):

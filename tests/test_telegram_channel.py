@@ -63,7 +63,7 @@ def test_buttons_are_inline_keyboards_and_callback_queries_are_answered(
         "message": {"message_id": 7, "date": int(time.time()), "text": offer["text"],
                     "chat": {"id": chat_id, "type": "private"}}}}
     assert post(assistant, query)[0] == 200
-    assert "talk to a person" in texts_to(fake_telegram, chat_id, count=3)[-1]
+    assert "passing you to one of our agents" in texts_to(fake_telegram, chat_id, count=3)[-1]
     assert {"callback_query_id": "cbq-42"}.items() <= fake_telegram.calls_of(
         "answerCallbackQuery")[-1].items()
 

@@ -1,0 +1,1 @@
+"""Human handoff: the agent queue and conversation ownership in Redis (the console comes next)."""

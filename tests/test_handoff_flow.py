@@ -1,0 +1,37 @@
+"""Into the agent queue and back, over the running stack: while queued, the customer's messages
+are kept for the agent and never reach Rasa; "cancel" returns the conversation to the bot."""
+
+from __future__ import annotations
+
+from handoff import queue
+
+
+def test_queued_messages_are_kept_for_the_agent_and_cancel_returns_to_the_bot(assistant,
+                                                                              sender):
+    [queued] = assistant.texts(sender, "I want to speak to a real person")
+    place = queue.position(assistant.redis(), sender)
+    assert place and ("You're next" if place == 1 else f"number {place} in the queue") in queued
+    [reply] = assistant.texts(sender, "my router shows a red light since this morning")
+    assert "the agent will see that" in reply and "in the queue" in reply
+    user_texts = [e["text"] for e in assistant.tracker(sender)["events"] if e["event"] == "user"]
+    assert "my router shows a red light since this morning" not in user_texts  # not Rasa's
+    [contact] = assistant.contacts(sender)
+    customer = [t["text"] for t in contact["touches"] if t["author"] == "customer"]
+    assert "my router shows a red light since this morning" in customer
+    [left] = assistant.texts(sender, "cancel")
+    assert "left the queue" in left and queue.owner(assistant.redis(), sender) == "bot"
+    assert "Kestrel Mobile assistant" in assistant.texts(sender, "hi")[0]
+
+
+def test_a_conversation_with_an_agent_goes_to_that_agent_only(assistant, sender):
+    assistant.texts(sender, "I want to speak to a real person")
+    client = assistant.redis()
+    assert queue.claim(client, "agent-7", sender, capacity=3)
+    console = client.pubsub()
+    console.subscribe("switchboard:console:agent-7")
+    console.get_message(timeout=1)  # the subscription confirmation
+    assert assistant.say(sender, "hello, is anyone there?") == []  # the bot stays quiet
+    message = console.get_message(timeout=5)
+    assert message and "hello, is anyone there?" in message["data"]
+    queue.return_to_bot(client, "agent-7", sender)
+    assert "Kestrel Mobile assistant" in assistant.texts(sender, "hi")[0]

@@ -1,0 +1,91 @@
+"""The handoff queue on a real Redis: ordering, positions, claims, cancel, requeue, the race."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from handoff import queue
+from handoff.queue import Handoff
+from switchboard.redis_client import redis_client
+
+
+@pytest.fixture
+def client(redis_settings):
+    client = redis_client(redis_settings)
+    for key in client.scan_iter("switchboard:handoff:*"):
+        client.delete(key)
+    return client
+
+
+def waiting_one(client, sender, skill="general", priority=1, at=None):
+    return queue.enqueue(client, Handoff(sender, "webchat", skill, "requested", priority,
+                                         enqueued_at=at or time.time()))
+
+
+def test_positions_follow_priority_then_age(client):
+    now = time.time()
+    assert waiting_one(client, "old", at=now - 60) == 1
+    assert waiting_one(client, "new", at=now) == 2
+    assert waiting_one(client, "urgent", priority=5, at=now + 1) == 1
+    assert [queue.position(client, s) for s in ("urgent", "old", "new")] == [1, 2, 3]
+    assert waiting_one(client, "old") == 2  # enqueued again: stays where it was
+    assert queue.owner(client, "old") == "queued" and queue.owner(client, "nobody") == "bot"
+
+
+def test_claim_next_takes_the_best_across_the_agents_skills_within_capacity(client):
+    now = time.time()
+    waiting_one(client, "bill-old", "billing", at=now - 100)
+    waiting_one(client, "tech-older", "technical", at=now - 200)
+    waiting_one(client, "tech-urgent", "technical", priority=3, at=now)
+    assert queue.claim_next(client, "ann", ["billing"], capacity=2) == "bill-old"
+    assert queue.claim_next(client, "bob", ["billing", "technical"], capacity=1) == "tech-urgent"
+    assert queue.claim_next(client, "bob", ["technical"], capacity=1) is None  # full
+    assert queue.owner(client, "tech-urgent") == "agent:bob"
+    assert queue.chats_of(client, "ann") == {"bill-old"}
+
+
+def test_pick_from_the_list_cancel_and_requeue_at_the_front(client):
+    now = time.time()
+    waiting_one(client, "a", at=now - 10)
+    waiting_one(client, "b", at=now)
+    assert queue.claim(client, "cat", "b", capacity=3)
+    assert not queue.claim(client, "dan", "b", capacity=3)  # taken already
+    assert queue.cancel(client, "a") and queue.owner(client, "a") == "bot"
+    waiting_one(client, "c", at=now - 1000)
+    queue.requeue_front(client, "cat", "b")  # cat went offline
+    assert queue.waiting(client, "general") == ["b", "c"]
+    assert queue.owner(client, "b") == "queued" and queue.chats_of(client, "cat") == set()
+    queue.claim(client, "dan", "b", capacity=3)
+    queue.return_to_bot(client, "dan", "b")
+    assert queue.owner(client, "b") == "bot" and queue.record(client, "b") is None
+
+
+def test_fifty_agents_racing_for_a_thousand_conversations(client, redis_settings):
+    now = time.time()
+    pipe_total = 1000
+    for n in range(pipe_total):
+        waiting_one(client, f"conv-{n}", queue.SKILLS[n % 4], priority=n % 3, at=now + n)
+    claimed: dict[str, list[str]] = {}
+    start = threading.Barrier(50)
+
+    def agent(agent_id: str) -> None:
+        mine = redis_client(redis_settings)  # each agent its own connection
+        start.wait()
+        taken = []
+        while (sender := queue.claim_next(mine, agent_id, list(queue.SKILLS), 10_000)):
+            taken.append(sender)
+        claimed[agent_id] = taken
+
+    threads = [threading.Thread(target=agent, args=(f"agent-{n}",)) for n in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [s for taken in claimed.values() for s in taken]
+    assert len(everything) == pipe_total and len(set(everything)) == pipe_total
+    assert all(queue.owner(client, s).startswith("agent:") for s in everything)
+    assert sum(len(queue.waiting(client, s)) for s in queue.SKILLS) == 0
+    assert sum(1 for taken in claimed.values() if taken) > 1  # they really raced
