@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
@@ -73,7 +73,9 @@ class ActionRequestHuman(Action):
             return [operation_record("handoff_requested", "failure", detail=reason)]
         log.info("handoff.queued", reason=reason, skill=skill, conversation=conversation)
         dispatcher.utter_message(text=queue_message(position))
-        return [operation_record("handoff_requested", "success", detail=reason)]
+        # The tracker says what is true: the bot is out of this conversation until it returns.
+        return [operation_record("handoff_requested", "success", detail=reason),
+                ConversationPaused()]
 
 
 def queue_message(position: int) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from contacts import events
-from handoff import queue
+from handoff import queue, tracker
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client, redis_client
 
@@ -104,6 +104,7 @@ async def _for_agent(inbound: Inbound, output: OutputChannel, owner: str) -> Out
     sync = redis_client()
     if inbound.text.strip().lower().rstrip(".!") in CANCEL_WORDS:
         await asyncio.to_thread(queue.cancel, sync, inbound.sender_id)
+        await tracker.resume(inbound.sender_id)
         reply = "OK, you've left the queue. I'm here again: what can I do for you?"
     else:
         place = await asyncio.to_thread(queue.position, sync, inbound.sender_id)

@@ -26,6 +26,14 @@ def secret_key(settings: Settings) -> str:
     return settings.secret_key or _persistent_secret(settings.data_dir / "secret-key")
 
 
+def rasa_api_token(settings: Settings) -> str:
+    """The token of Rasa's HTTP API: ``RASA_API_TOKEN`` or one derived from the secret key (the
+    API is always on: handoff appends ConversationPaused/Resumed to trackers through it)."""
+    if settings.rasa_api_token:
+        return settings.rasa_api_token
+    return hmac.new(secret_key(settings).encode(), b"rasa-api", "sha256").hexdigest()
+
+
 def telegram_secret(settings: Settings) -> str:
     """The secret Telegram sends in ``X-Telegram-Bot-Api-Secret-Token``: ``TELEGRAM_WEBHOOK_SECRET``
     or one derived from the secret key (so the poller and the webhook agree without setup)."""

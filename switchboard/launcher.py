@@ -22,6 +22,7 @@ from typing import IO
 
 import redis
 
+from switchboard.keys import rasa_api_token
 from switchboard.log import get_logger
 from switchboard.redis_client import redis_client
 from switchboard.settings import PROJECT_ROOT, Settings
@@ -163,8 +164,7 @@ def rasa_server(settings: Settings, model: Path, log_dir: Path | None) -> Manage
         "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         "--port", str(settings.rasa_port),
     ]
-    if settings.rasa_api_token:
-        command += ["--enable-api", "--auth-token", settings.rasa_api_token]
+    command += ["--enable-api", "--auth-token", rasa_api_token(settings)]
     env = {
         **_child_env(settings),
         **settings.rasa_endpoint_env(),

@@ -18,8 +18,10 @@ def test_queued_messages_are_kept_for_the_agent_and_cancel_returns_to_the_bot(as
     [contact] = assistant.contacts(sender)
     customer = [t["text"] for t in contact["touches"] if t["author"] == "customer"]
     assert "my router shows a red light since this morning" in customer
+    assert assistant.tracker(sender)["paused"] is True  # ConversationPaused: the tracker knows
     [left] = assistant.texts(sender, "cancel")
     assert "left the queue" in left and queue.owner(assistant.redis(), sender) == "bot"
+    assert assistant.tracker(sender)["paused"] is False  # ConversationResumed
     assert "Kestrel Mobile assistant" in assistant.texts(sender, "hi")[0]
 
 
@@ -34,4 +36,8 @@ def test_a_conversation_with_an_agent_goes_to_that_agent_only(assistant, sender)
     message = console.get_message(timeout=5)
     assert message and "hello, is anyone there?" in message["data"]
     queue.return_to_bot(client, "agent-7", sender)
+    import asyncio
+
+    from handoff import tracker
+    assert asyncio.run(tracker.resume(sender, assistant.settings))
     assert "Kestrel Mobile assistant" in assistant.texts(sender, "hi")[0]
