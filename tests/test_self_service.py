@@ -291,3 +291,17 @@ def test_nothing_about_someone_elses_number(assistant, sender, subscriber):
     assert "Chloe" not in reply and "£32.00" not in reply and "£" not in reply
     # And the customer's own requests still work afterwards.
     assert "Go 30" in texts(assistant, sender, "what plan am I on")
+
+
+def test_a_repeated_complaint_within_30_days_offers_a_human(assistant, sender, subscriber):
+    verify_by_password(assistant, sender, subscriber, "I want to make a complaint")
+    texts(assistant, sender, '/inform{"complaint_category": "customer_service"}')
+    first = assistant.say(sender, "The store in Leeds refused to swap my faulty SIM card")
+    assert not any(b.get("payload") == "/request_human" for m in first
+                   for b in m.get("buttons", []))
+    texts(assistant, sender, "I want to make another complaint")
+    texts(assistant, sender, '/inform{"complaint_category": "customer_service"}')
+    second = assistant.say(sender, "Nobody called me back about the SIM swap as promised")
+    said = "\n".join(m.get("text", "") for m in second)
+    assert "complaint number 2" in said
+    assert any(b.get("payload") == "/request_human" for m in second for b in m.get("buttons", []))
