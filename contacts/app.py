@@ -15,6 +15,7 @@ from sanic.response import HTTPResponse, json
 
 from contacts.api import blueprint
 from contacts.recorder import ContactRecorder, StreamConsumer
+from handoff.expiry import ExpiryWorker
 from switchboard import migrate
 from switchboard.db import database
 from switchboard.keys import api_token
@@ -56,11 +57,15 @@ async def _start_recorder(app: Sanic, _loop) -> None:
     thread = threading.Thread(target=app.ctx.consumer.run, name="contact-recorder", daemon=True)
     app.ctx.recorder_thread = thread
     thread.start()
+    # Until the agent console has its own process, handoff expiry runs here too.
+    app.ctx.expiry = ExpiryWorker(app.ctx.settings)
+    app.ctx.expiry.start()
     log.info("contact_recorder.started")
 
 
 async def _stop_recorder(app: Sanic, _loop) -> None:
     app.ctx.consumer.stop.set()
+    app.ctx.expiry.stop.set()
     app.ctx.recorder_thread.join(timeout=10)
     log.info("contact_recorder.stopped")
 

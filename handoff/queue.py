@@ -193,6 +193,30 @@ def requeue_front(client: redis.Redis, agent_id: str, sender_id: str) -> None:
     _event(client, "requeued", sender_id, agent=agent_id)
 
 
+# Expire one waiting conversation if it is still waiting (ZREM decides who expires it).
+_EXPIRE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+return 1
+"""
+
+
+def expire_waiting(client: redis.Redis, max_wait_seconds: float, now: float) -> list[Handoff]:
+    """End the handoffs that waited longer than allowed; returns them (each exactly once, even
+    with several sweepers)."""
+    expired = []
+    for skill in SKILLS:
+        for sender_id in client.zrange(_queue_key(skill), 0, -1):
+            handoff = record(client, sender_id)
+            if handoff is None or now - handoff.enqueued_at <= max_wait_seconds:
+                continue
+            if client.eval(_EXPIRE, 3, _queue_key(skill), owner_key(sender_id),
+                           _record_key(sender_id), sender_id):
+                _event(client, "expired", sender_id)
+                expired.append(handoff)
+    return expired
+
+
 def chats_of(client: redis.Redis, agent_id: str) -> set[str]:
     return set(client.smembers(_chats_key(agent_id)))
 

@@ -88,6 +88,7 @@ class Settings:
     telegram_webhook_secret: str | None
     telegram_api_url: str
     telegram_mode: str  # "webhook" (Telegram calls us) or "polling" (we ask Telegram)
+    handoff_max_wait_minutes: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +123,7 @@ class Settings:
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             telegram_api_url=env.get("TELEGRAM_API_URL") or "https://api.telegram.org",
             telegram_mode=_choice(env, "TELEGRAM_MODE", ("webhook", "polling"), "webhook"),
+            handoff_max_wait_minutes=_float(env, "HANDOFF_MAX_WAIT_MINUTES", 15.0),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -146,6 +148,7 @@ class Settings:
             "TWILIO_API_URL": self.twilio_api_url,
             "TELEGRAM_API_URL": self.telegram_api_url,
             "TELEGRAM_MODE": self.telegram_mode,
+            "HANDOFF_MAX_WAIT_MINUTES": repr(self.handoff_max_wait_minutes),
         }
         for name, value in (("RASA_API_TOKEN", self.rasa_api_token),
                             ("SWITCHBOARD_API_TOKEN", self.api_token),

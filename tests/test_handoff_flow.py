@@ -41,3 +41,20 @@ def test_a_conversation_with_an_agent_goes_to_that_agent_only(assistant, sender)
     from handoff import tracker
     assert asyncio.run(tracker.resume(sender, assistant.settings))
     assert "Kestrel Mobile assistant" in assistant.texts(sender, "hi")[0]
+
+
+def test_a_wait_past_the_limit_expires_and_the_bot_takes_over(assistant, sender):
+    import time
+
+    from handoff.expiry import EXPIRED_MESSAGE, expire_once
+
+    assistant.texts(sender, "I want to speak to a real person")
+    later = time.time() + assistant.settings.handoff_max_wait_minutes * 60 + 60
+    assert expire_once(assistant.settings, now=later) >= 1
+    assert queue.owner(assistant.redis(), sender) == "bot"
+    assert assistant.tracker(sender)["paused"] is False
+    [contact] = assistant.contacts(sender)
+    assert EXPIRED_MESSAGE in [t["text"] for t in contact["touches"]]
+    assert ("handoff_requested", "failure") in [(o["category"], o["result"])
+                                                for o in contact["operations"]]
+    assert "Kestrel Mobile assistant" in assistant.texts(sender, "hi")[0]
