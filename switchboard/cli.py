@@ -113,6 +113,37 @@ def cmd_telegram_webhook(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agents(args: argparse.Namespace) -> int:
+    """Create console agents, or list them."""
+    import getpass
+
+    from handoff import agents
+    from switchboard import migrate
+    from switchboard.db import database
+
+    db = database()
+    migrate.upgrade(db)
+    if args.agents_command == "list":
+        with db.reading() as session:
+            for agent in agents.list_agents(session):
+                role = "supervisor" if agent.supervisor else "agent"
+                print(f"{agent.id:<16} {agent.display_name:<24} {role:<10} "
+                      f"skills {agent.skills}, {agent.capacity} chats")
+        return 0
+    password = (sys.stdin.readline().rstrip("\n") if args.password_stdin
+                else getpass.getpass(f"Password for {args.id}: "))
+    try:
+        with db.transaction() as session:
+            agents.add_agent(session, args.id, display_name=args.name or args.id,
+                             password=password, skills=args.skills.split(","),
+                             capacity=args.capacity, supervisor=args.supervisor)
+    except agents.AgentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Agent {args.id} created.")
+    return 0
+
+
 def _banner(settings: Settings) -> str:
     token_source = ("SWITCHBOARD_API_TOKEN" if settings.api_token
                     else settings.data_dir / "api-token")
@@ -162,6 +193,20 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--to", help="only messages to this number (447700900001)")
     outbox.add_argument("--last", type=int, default=20)
     outbox.set_defaults(func=cmd_outbox)
+
+    agents = commands.add_parser("agents", help="console agents: add, list")
+    agents_sub = agents.add_subparsers(dest="agents_command", required=True)
+    add = agents_sub.add_parser("add", help="create an agent (asks for the password)")
+    add.add_argument("id", help="login name, e.g. ana")
+    add.add_argument("--name", help="display name")
+    add.add_argument("--skills", default="general",
+                     help="comma-separated: billing, technical, complaints, general")
+    add.add_argument("--capacity", type=int, default=3, help="chats at once")
+    add.add_argument("--supervisor", action="store_true")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input (for scripts)")
+    agents_sub.add_parser("list", help="list agents")
+    agents.set_defaults(func=cmd_agents)
 
     webhook = commands.add_parser("telegram-webhook",
                                   help="register our Telegram webhook with Telegram")

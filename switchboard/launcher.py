@@ -231,8 +231,11 @@ class Stack:
         migrate.upgrade(database(self.settings))  # before any process touches the database
         if self.settings.demo_data:
             from accounts.demo import seed_demo
+            from handoff.agents import seed_demo_agents
 
             seed_demo(database(self.settings))
+            with database(self.settings).transaction() as session:
+                seed_demo_agents(session)
         try:
             for process in self.processes:
                 process.start()

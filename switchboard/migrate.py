@@ -13,7 +13,7 @@ from sqlalchemy import MetaData
 from switchboard.db import Database, metadata
 
 # Every package whose tables live in the one database; their models register on `metadata`.
-MODEL_MODULES = ("contacts.models", "accounts.models")
+MODEL_MODULES = ("contacts.models", "accounts.models", "handoff.models")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 logging.getLogger("alembic").setLevel(logging.WARNING)  # not a line per start about its dialect

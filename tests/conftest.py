@@ -26,6 +26,7 @@ from contacts.models import (
     ContactTouch,
     Customer,
 )
+from handoff.models import Agent
 from switchboard import migrate
 from switchboard.db import Database
 from switchboard.launcher import Stack, embedded_redis, free_port
@@ -178,7 +179,7 @@ def migrated_db(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
     db.dispose()
 
 
-DATA_TABLES = (ContactOperation, ContactTouch, Contact, ChannelIdentity, Customer)
+DATA_TABLES = (ContactOperation, ContactTouch, Contact, ChannelIdentity, Customer, Agent)
 
 
 @pytest.fixture
