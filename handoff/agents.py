@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,11 +10,10 @@ from sqlalchemy.orm import Session
 from contacts.service import utcnow
 from handoff.models import Agent
 from handoff.queue import SKILLS
-from switchboard.passwords import hash_password, verify_password
+from switchboard.passwords import hash_password, verify_known_password
 
 MIN_PASSWORD = 10
 AGENT_ID = re.compile(r"[a-z][a-z0-9._-]{1,63}")
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
 class AgentError(ValueError):
@@ -47,9 +45,9 @@ def add_agent(session: Session, agent_id: str, *, display_name: str, password: s
 def check_login(session: Session, agent_id: str, password: str) -> Agent | None:
     """The agent if the password is right (the same slow check for unknown names)."""
     agent = session.get(Agent, agent_id)
-    stored = agent.password_hash if agent is not None and agent.active else _DUMMY_HASH
-    right = verify_password(password, stored)
-    return agent if right and agent is not None and agent.active else None
+    usable = agent is not None and agent.active
+    right = verify_known_password(password, agent.password_hash if usable else None)
+    return agent if right else None
 
 
 def list_agents(session: Session) -> list[Agent]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -27,6 +28,17 @@ def verify_password(password: str, stored: str) -> bool:
     candidate = hashlib.scrypt(password.encode(), salt=_unb64(salt), n=int(n), r=int(r),
                                p=int(p))
     return hmac.compare_digest(candidate, _unb64(digest))
+
+
+def verify_known_password(password: str, stored: str | None) -> bool:
+    """Like ``verify_password``, but for a login whose account may not exist (``stored`` None):
+    the same slow hash runs either way, so the time taken does not tell which names exist."""
+    return verify_password(password, stored or _dummy_hash()) and stored is not None
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_hex(8))
 
 
 def _b64(raw: bytes) -> str:
