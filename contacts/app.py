@@ -15,6 +15,7 @@ from sanic.response import HTTPResponse, json
 
 from contacts.api import blueprint
 from contacts.recorder import ContactRecorder, StreamConsumer
+from handoff.console import blueprint as console_blueprint
 from handoff.expiry import ExpiryWorker
 from switchboard import migrate
 from switchboard.db import database
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> Sanic:
     recorder = ContactRecorder(app.ctx.db, timedelta(minutes=settings.contact_timeout_minutes))
     app.ctx.consumer = StreamConsumer(recorder, redis_client(settings))
     app.blueprint(blueprint)
+    app.blueprint(console_blueprint)  # the agent console's first part (handoff/console.py)
     app.add_route(health, "/health")
     app.register_listener(_start_recorder, "after_server_start")
     app.register_listener(_stop_recorder, "before_server_stop")

@@ -1,0 +1,173 @@
+"""The agent console (first part): login, logout and the live queue, under ``/console``.
+
+Served by the console process (for now the contacts process, contacts/app.py). Sessions are
+signed cookies (HMAC with the deployment's secret key, HttpOnly, SameSite=Strict, 12 hours);
+every form carries a CSRF token (double-submit: a cookie and the form field must match); every
+route but the login page needs a logged-in agent. All customer text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import html
+import json
+import secrets
+import time
+from typing import Any
+
+from sanic import Blueprint, Request, response
+from sanic.response import HTTPResponse
+
+from handoff import agents, queue
+from switchboard.keys import secret_key
+from switchboard.redis_client import redis_client
+
+blueprint = Blueprint("console", url_prefix="/console")
+
+SESSION_COOKIE, CSRF_COOKIE = "sb_session", "sb_csrf"
+SESSION_SECONDS = 12 * 3600
+
+
+def _sign(settings, payload: dict[str, Any]) -> str:
+    body = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+    mac = hmac.new(secret_key(settings).encode(), body.encode(), hashlib.sha256).hexdigest()
+    return f"{body}.{mac}"
+
+
+def _unsign(settings, cookie: str | None) -> dict[str, Any] | None:
+    if not cookie or "." not in cookie:
+        return None
+    body, mac = cookie.rsplit(".", 1)
+    expected = hmac.new(secret_key(settings).encode(), body.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(mac, expected):
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(body.encode()))
+    except ValueError:
+        return None
+    return payload if payload.get("exp", 0) > time.time() else None
+
+
+def current_agent(request: Request) -> str | None:
+    session = _unsign(request.app.ctx.settings, request.cookies.get(SESSION_COOKIE))
+    return session.get("agent") if session else None
+
+
+@blueprint.middleware("request")
+async def require_login(request: Request) -> HTTPResponse | None:
+    if request.path.rstrip("/") == "/console/login":
+        return None
+    if current_agent(request) is None:
+        if request.path.startswith("/console/api/"):
+            return response.json({"error": "log in first"}, status=401)
+        return response.redirect("/console/login")
+    return None
+
+
+@blueprint.get("/login")
+async def login_page(request: Request) -> HTTPResponse:
+    return _login_form(error=None)
+
+
+@blueprint.post("/login")
+async def login(request: Request) -> HTTPResponse:
+    form_token = request.form.get("csrf") or ""
+    cookie_token = request.cookies.get(CSRF_COOKIE) or ""
+    if not cookie_token or not hmac.compare_digest(form_token, cookie_token):
+        return response.text("The form expired: reload the login page.", status=403)
+    agent_id = (request.form.get("agent") or "").strip().lower()
+    password = request.form.get("password") or ""
+    db = request.app.ctx.db
+
+    def check() -> bool:
+        with db.reading() as session:
+            return agents.check_login(session, agent_id, password) is not None
+
+    if not await asyncio.get_running_loop().run_in_executor(None, check):
+        return _login_form(error="Wrong name or password.", status=401)
+    settings = request.app.ctx.settings
+    reply = response.redirect("/console/")
+    reply.cookies[SESSION_COOKIE] = _sign(settings, {"agent": agent_id,
+                                                     "exp": time.time() + SESSION_SECONDS})
+    _protect(reply, SESSION_COOKIE)
+    return reply
+
+
+@blueprint.post("/logout")
+async def logout(request: Request) -> HTTPResponse:
+    reply = response.redirect("/console/login")
+    del reply.cookies[SESSION_COOKIE]
+    return reply
+
+
+@blueprint.get("/api/queue")
+async def queue_api(request: Request) -> HTTPResponse:
+    return response.json({"queue": await _queue_rows(), "agent": current_agent(request)})
+
+
+@blueprint.get("/")
+async def home(request: Request) -> HTTPResponse:
+    rows = await _queue_rows()
+    body = "".join(
+        f"<tr><td>{_e(r['skill'])}</td><td>{r['priority']}</td><td>{_e(r['channel'])}</td>"
+        f"<td>{_e(r['reason'])}</td><td>{r['waiting_seconds'] // 60} min</td>"
+        f"<td>{_e(r['last_customer_text'])}</td></tr>" for r in rows)
+    agent = _e(current_agent(request) or "")
+    return response.html(_page("Queue", f"""
+<p>Logged in as <strong>{agent}</strong>.</p>
+<form method="post" action="/console/logout"><button>Log out</button></form>
+<table id="queue"><thead><tr><th>Skill</th><th>Priority</th><th>Channel</th><th>Reason</th>
+<th>Waiting</th><th>Last message</th></tr></thead><tbody>{body}</tbody></table>"""))
+
+
+async def _queue_rows() -> list[dict[str, Any]]:
+    def read() -> list[dict[str, Any]]:
+        client, now, rows = redis_client(), time.time(), []
+        for skill in queue.SKILLS:
+            for sender_id in queue.waiting(client, skill):
+                handoff = queue.record(client, sender_id)
+                if handoff is None:
+                    continue
+                said = [t["text"] for t in handoff.transcript if t.get("from") == "customer"]
+                rows.append({"sender_id": sender_id, "skill": skill,
+                             "priority": handoff.priority, "channel": handoff.channel,
+                             "reason": handoff.reason,
+                             "waiting_seconds": int(now - handoff.enqueued_at),
+                             "last_customer_text": said[-1] if said else ""})
+        return rows
+
+    return await asyncio.get_running_loop().run_in_executor(None, read)
+
+
+def _login_form(error: str | None, status: int = 200) -> HTTPResponse:
+    token = secrets.token_urlsafe(24)
+    message = f'<p class="error">{_e(error)}</p>' if error else ""
+    reply = response.html(_page("Log in", f"""{message}
+<form method="post" action="/console/login">
+  <input type="hidden" name="csrf" value="{token}">
+  <label>Agent <input name="agent" autocomplete="username" required></label>
+  <label>Password <input name="password" type="password" autocomplete="current-password"
+    required></label>
+  <button>Log in</button>
+</form>"""), status=status)
+    reply.cookies[CSRF_COOKIE] = token
+    _protect(reply, CSRF_COOKIE)
+    return reply
+
+
+def _protect(reply: HTTPResponse, name: str) -> None:
+    reply.cookies[name]["httponly"] = True
+    reply.cookies[name]["samesite"] = "Strict"
+    reply.cookies[name]["path"] = "/console"
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)} — "
+            f"Switchboard console</title></head><body><h1>{_e(title)}</h1>{body}</body></html>")
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)

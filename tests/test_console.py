@@ -1,0 +1,124 @@
+"""The agent console's login, CSRF, session and queue page, on the running stack's console port
+(HTTP) and in headless Chromium."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+
+from handoff import queue
+from handoff.queue import Handoff
+
+XSS = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
+CHROMIUM = "/usr/lib/chromium/chromium"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def browser(jar=None):
+    jar = jar if jar is not None else http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    return opener, jar
+
+
+def fetch(opener, url, form=None):
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    try:
+        with opener.open(url, data=data, timeout=30) as answer:
+            return answer.status, answer.headers, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+
+
+@pytest.fixture
+def console(assistant):
+    return f"http://127.0.0.1:{assistant.settings.console_port}/console"
+
+
+def log_in(console, agent="ana", password="kestrel-ana-demo"):
+    opener, jar = browser()
+    _, _, page = fetch(opener, f"{console}/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    status, headers, _ = fetch(opener, f"{console}/login",
+                               {"csrf": token, "agent": agent, "password": password})
+    return opener, status, headers
+
+
+def test_every_console_route_needs_a_login(console):
+    opener, _ = browser()
+    for path in ("/", "/api/queue"):
+        status, headers, _ = fetch(opener, f"{console}{path}")
+        assert status in (302, 401), path
+        if status == 302:
+            assert headers["Location"].endswith("/console/login")
+    assert fetch(opener, f"{console}/logout", {})[0] == 302  # and out again: no harm
+
+
+def test_login_needs_the_csrf_token_and_the_right_password(console):
+    opener, _ = browser()
+    assert fetch(opener, f"{console}/login", {"agent": "ana",
+                                              "password": "kestrel-ana-demo"})[0] == 403
+    _, status, _ = log_in(console, password="not the password")
+    assert status == 401
+    opener, status, headers = log_in(console)
+    assert status == 302 and headers["Location"] == "/console/"
+    assert "HttpOnly" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
+    assert fetch(opener, f"{console}/api/queue")[0] == 200
+
+
+def test_a_tampered_session_cookie_is_refused(console):
+    opener, _, _ = log_in(console)
+    jar = [h for h in opener.handlers if isinstance(h, urllib.request.HTTPCookieProcessor)][0]
+    for cookie in jar.cookiejar:
+        if cookie.name == "sb_session":
+            cookie.value = cookie.value.replace(".", "x.", 1)
+    assert fetch(opener, f"{console}/api/queue")[0] == 401
+
+
+def test_the_queue_shows_customer_text_escaped(assistant, console):
+    sender = f"xss-{uuid.uuid4().hex[:8]}"
+    queue.enqueue(assistant.redis(), Handoff(sender, "webchat", "general", "requested",
+                                             transcript=[{"from": "customer", "text": XSS}],
+                                             enqueued_at=time.time() - 120))
+    opener, _, _ = log_in(console)
+    status, _, page = fetch(opener, f"{console}/")
+    assert status == 200
+    assert "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in page
+    assert "<script>" not in page and "<img" not in page
+    _, _, data = fetch(opener, f"{console}/api/queue")
+    assert sender in data
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                    reason="Debian's chromium is not installed (make test installs it)")
+def test_logging_in_and_reading_the_queue_in_a_browser(assistant, console):
+    from playwright.sync_api import expect, sync_playwright
+
+    queue.enqueue(assistant.redis(), Handoff(f"xss-{uuid.uuid4().hex[:8]}", "telegram",
+                                             "billing", "requested",
+                                             transcript=[{"from": "customer", "text": XSS}]))
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=["--no-sandbox"])
+        page = chromium.new_page()
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(f"{console}/")  # redirected to the login page
+        expect(page).to_have_url(re.compile(r"/console/login$"))
+        page.fill("input[name=agent]", "ana")
+        page.fill("input[name=password]", "kestrel-ana-demo")
+        page.click("button:has-text('Log in')")
+        expect(page.locator("#queue")).to_contain_text(XSS)  # shown as text
+        assert "pwned" not in page.title() and dialogs == []
+        chromium.close()
