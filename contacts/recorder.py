@@ -94,6 +94,8 @@ class ContactRecorder:
             self._customer_message(unit, sender, event, key)
         elif kind == "bot":
             self._bot_message(unit, sender, event, key)
+        elif kind == "agent":
+            self._agent_message(unit, sender, event, key)
         elif kind == "restart":
             self._end(unit, sender, "restarted", event.get("timestamp"))
         elif kind == "slot" and event.get("name") == events.CONTACT_RECORD_SLOT:
@@ -139,6 +141,19 @@ class ContactRecorder:
             unit.latest[sender] = contact
         service.touch_contact(unit.session, contact, direction="out", author="bot",
                               text=_bot_text(event), at=at, key=key, key_is_new=True)
+
+    def _agent_message(
+        self, unit: _Batch, sender: str, event: Mapping[str, Any], key: str | None
+    ) -> None:
+        """An agent's reply from the console: an agent touch, and the contact is theirs."""
+        contact = unit.latest_contact(sender)
+        if contact is None:
+            return
+        if event.get("agent"):
+            service.set_agent(unit.session, contact, str(event["agent"]))
+        service.touch_contact(unit.session, contact, direction="out", author="agent",
+                              text=str(event.get("text") or ""),
+                              at=service.as_utc(event.get("timestamp")), key=key, key_is_new=True)
 
     def _open_contact(self, unit: _Batch, sender: str, at: datetime) -> Contact | None:
         contact = unit.latest_contact(sender)
@@ -204,7 +219,7 @@ def _touch_key(event: Mapping[str, Any], event_id: str) -> str | None:
     kind = event.get("event")
     if kind == "user":
         return f"in:{event.get('sender_id')}:{event.get('message_id')}"
-    if kind == "bot":
+    if kind in ("bot", "agent"):
         return f"out:{event_id}"
     return None
 

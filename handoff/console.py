@@ -16,12 +16,16 @@ import html
 import json
 import secrets
 import time
+import urllib.parse
 from typing import Any
 
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
-from handoff import agents, queue
+from bot.channels.outbound import send_to_customer
+from contacts import events, service
+from handoff import agents, queue, tracker
+from handoff.models import Agent
 from switchboard.keys import secret_key
 from switchboard.redis_client import redis_client
 
@@ -51,9 +55,21 @@ def _unsign(settings, cookie: str | None) -> dict[str, Any] | None:
     return payload if payload.get("exp", 0) > time.time() else None
 
 
+def _session(request: Request) -> dict[str, Any]:
+    return _unsign(request.app.ctx.settings, request.cookies.get(SESSION_COOKIE)) or {}
+
+
 def current_agent(request: Request) -> str | None:
-    session = _unsign(request.app.ctx.settings, request.cookies.get(SESSION_COOKIE))
-    return session.get("agent") if session else None
+    return _session(request).get("agent")
+
+
+def _csrf_field(request: Request) -> str:
+    return f'<input type="hidden" name="csrf" value="{_e(_session(request).get("csrf", ""))}">'
+
+
+def _csrf_ok(request: Request) -> bool:
+    expected = _session(request).get("csrf") or ""
+    return bool(expected) and hmac.compare_digest(request.form.get("csrf") or "", expected)
 
 
 @blueprint.middleware("request")
@@ -90,10 +106,104 @@ async def login(request: Request) -> HTTPResponse:
         return _login_form(error="Wrong name or password.", status=401)
     settings = request.app.ctx.settings
     reply = response.redirect("/console/")
-    reply.cookies[SESSION_COOKIE] = _sign(settings, {"agent": agent_id,
-                                                     "exp": time.time() + SESSION_SECONDS})
+    reply.cookies[SESSION_COOKIE] = _sign(settings, {
+        "agent": agent_id, "csrf": secrets.token_urlsafe(24),
+        "exp": time.time() + SESSION_SECONDS})
     _protect(reply, SESSION_COOKIE)
     return reply
+
+
+@blueprint.post("/take")
+async def take_next(request: Request) -> HTTPResponse:
+    """"Take next": the oldest highest-priority conversation of the agent's skills."""
+    if not _csrf_ok(request):
+        return response.text("The form expired: reload the page.", status=403)
+    agent = await _agent_record(request)
+    taken = await _in_thread(queue.claim_next, redis_client(), agent.id, agent.skill_list,
+                             agent.capacity)
+    if taken is None:
+        return response.redirect("/console/?empty=1")
+    return response.redirect(f"/console/chat/{urllib.parse.quote(taken, safe='')}")
+
+
+@blueprint.get("/chat/<sender_id>")
+async def chat(request: Request, sender_id: str) -> HTTPResponse:
+    sender_id = urllib.parse.unquote(sender_id)
+    if not await _owns(request, sender_id):
+        return response.text("This conversation is not yours.", status=403)
+    turns = await _in_thread(_transcript, request.app.ctx.db, sender_id)
+    lines = "".join(f'<li class="{_e(author)}"><b>{_e(author)}</b>: {_e(text)}</li>'
+                    for author, text in turns)
+    action = f"/console/chat/{urllib.parse.quote(sender_id, safe='')}"
+    return response.html(_page("Conversation", f"""
+<ol id="transcript">{lines}</ol>
+<form method="post" action="{action}/reply">{_csrf_field(request)}
+  <textarea name="text" required maxlength="2000"></textarea><button>Send</button></form>
+<form method="post" action="{action}/return">{_csrf_field(request)}
+  <button>Return to the bot</button></form>"""))
+
+
+@blueprint.post("/chat/<sender_id>/reply")
+async def reply(request: Request, sender_id: str) -> HTTPResponse:
+    sender_id = urllib.parse.unquote(sender_id)
+    if not _csrf_ok(request):
+        return response.text("The form expired: reload the page.", status=403)
+    if not await _owns(request, sender_id):
+        return response.text("This conversation is not yours.", status=403)
+    text = (request.form.get("text") or "").strip()
+    if not text or len(text) > 2000:
+        return response.text("Write 1 to 2000 characters.", status=400)
+    await send_to_customer(sender_id, text, settings=request.app.ctx.settings)
+    events.publish(redis_client(), {"event": "agent", "sender_id": sender_id, "text": text,
+                                    "agent": current_agent(request), "timestamp": time.time()})
+    return response.redirect(f"/console/chat/{urllib.parse.quote(sender_id, safe='')}")
+
+
+@blueprint.post("/chat/<sender_id>/return")
+async def return_to_bot(request: Request, sender_id: str) -> HTTPResponse:
+    sender_id = urllib.parse.unquote(sender_id)
+    if not _csrf_ok(request):
+        return response.text("The form expired: reload the page.", status=403)
+    if not await _owns(request, sender_id):
+        return response.text("This conversation is not yours.", status=403)
+    await _in_thread(queue.return_to_bot, redis_client(), current_agent(request), sender_id)
+    await tracker.resume(sender_id, request.app.ctx.settings)
+    await send_to_customer(sender_id, BACK_TO_BOT, settings=request.app.ctx.settings)
+    events.publish(redis_client(), {"event": "bot", "sender_id": sender_id, "text": BACK_TO_BOT,
+                                    "timestamp": time.time()})
+    return response.redirect("/console/")
+
+
+BACK_TO_BOT = "You're back with the Kestrel Mobile assistant. What else can I do for you?"
+
+
+async def _owns(request: Request, sender_id: str) -> bool:
+    owner = await _in_thread(queue.owner, redis_client(), sender_id)
+    return owner == f"agent:{current_agent(request)}"
+
+
+async def _agent_record(request: Request):
+    db, agent_id = request.app.ctx.db, current_agent(request)
+
+    def read():
+        with db.reading() as session:
+            return session.get(Agent, agent_id)
+
+    return await _in_thread(read)
+
+
+def _transcript(db, sender_id: str) -> list[tuple[str, str]]:
+    """The conversation's latest contact, every turn (bot, customer, agent), in order."""
+    with db.reading() as session:
+        contact = service.latest_contact(session, sender_id)
+        if contact is None:
+            return []
+        detail = service.contact_detail(session, contact.reference)
+        return [(t.author, t.text) for t in detail.touches]
+
+
+async def _in_thread(function, *args):
+    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
 
 
 @blueprint.post("/logout")
@@ -119,6 +229,7 @@ async def home(request: Request) -> HTTPResponse:
     return response.html(_page("Queue", f"""
 <p>Logged in as <strong>{agent}</strong>.</p>
 <form method="post" action="/console/logout"><button>Log out</button></form>
+<form method="post" action="/console/take">{_csrf_field(request)}<button>Take next</button></form>
 <table id="queue"><thead><tr><th>Skill</th><th>Priority</th><th>Channel</th><th>Reason</th>
 <th>Waiting</th><th>Last message</th></tr></thead><tbody>{body}</tbody></table>"""))
 

@@ -122,3 +122,58 @@ def test_logging_in_and_reading_the_queue_in_a_browser(assistant, console):
         expect(page.locator("#queue")).to_contain_text(XSS)  # shown as text
         assert "pwned" not in page.title() and dialogs == []
         chromium.close()
+
+
+def test_an_agent_takes_a_telegram_chat_replies_and_returns_it_to_the_bot(assistant, console,
+                                                                          fake_telegram):
+    import random
+    import urllib.parse as parse
+
+    from tests.test_telegram_channel import message_update, post, texts_to
+
+    client = assistant.redis()
+    while queue.claim_next(client, "drain", ["technical", "general"], 10_000):
+        pass  # other tests' waiting conversations: this one must be next
+    chat_id = random.randrange(10**8, 10**9)
+    sender = f"telegram:{chat_id}"
+    post(assistant, message_update(chat_id, text="I want to speak to a real person"))
+    assert "passing you to one of our agents" in texts_to(fake_telegram, chat_id)[0]
+
+    opener, status, _ = log_in(console, "tom", "kestrel-tom-demo")
+    _, _, home = fetch(opener, f"{console}/")
+    token = re.search(r'name="csrf" value="([^"]+)"', home).group(1)
+    status, headers, _ = fetch(opener, f"{console}/take", {"csrf": token})
+    chat_url = f"{console}/chat/{parse.quote(sender, safe='')}"
+    assert status == 302 and headers["Location"].endswith(parse.quote(sender, safe=""))
+    assert "I want to speak to a real person" in fetch(opener, chat_url)[2]
+
+    post(assistant, message_update(chat_id, text="my sim stopped working <b>today</b>"))
+    assistant.wait_recorded()
+    page = fetch(opener, chat_url)[2]
+    assert "my sim stopped working &lt;b&gt;today&lt;/b&gt;" in page  # kept for the agent
+    user_texts = [e["text"] for e in assistant.tracker(sender)["events"] if e["event"] == "user"]
+    assert not any("sim stopped" in t for t in user_texts)  # never reached Rasa
+
+    assert fetch(opener, f"{chat_url}/reply", {"csrf": token,
+                                               "text": "Hello, Tom here. Let me check."})[0] == 302
+    assert "Hello, Tom here. Let me check." in texts_to(fake_telegram, chat_id, count=2)[-1]
+    assert fetch(opener, f"{chat_url}/reply", {"csrf": "forged", "text": "x"})[0] == 403
+
+    assert fetch(opener, f"{chat_url}/return", {"csrf": token})[0] == 302
+    assert "back with the Kestrel Mobile assistant" in texts_to(fake_telegram, chat_id,
+                                                               count=3)[-1]
+    post(assistant, message_update(chat_id, text="hi"))
+    assert "Kestrel Mobile assistant" in texts_to(fake_telegram, chat_id, count=4)[-1]
+    [contact] = assistant.contacts(sender)
+    agent_touches = [t["text"] for t in contact["touches"] if t["author"] == "agent"]
+    assert agent_touches == ["Hello, Tom here. Let me check."]
+    assert contact["agent_id"] == "tom" and contact["handled_by"] == "both"
+
+
+def test_an_agent_cannot_open_someone_elses_chat(assistant, console):
+    sender = f"other-{uuid.uuid4().hex[:8]}"
+    queue.enqueue(assistant.redis(), Handoff(sender, "webchat", "billing", "requested"))
+    queue.claim(assistant.redis(), "ana", sender, capacity=10)
+    opener, _, _ = log_in(console, "tom", "kestrel-tom-demo")
+    status, _, _ = fetch(opener, f"{console}/chat/{urllib.parse.quote(sender, safe='')}")
+    assert status == 403
