@@ -96,6 +96,10 @@ class ContactRecorder:
             self._bot_message(unit, sender, event, key)
         elif kind == "agent":
             self._agent_message(unit, sender, event, key)
+        elif kind == "handback":  # the agent returned the conversation to the bot
+            contact = unit.latest_contact(sender)
+            if contact is not None and contact.status == "with_agent":
+                service.set_agent(unit.session, contact, None)
         elif kind == "restart":
             self._end(unit, sender, "restarted", event.get("timestamp"))
         elif kind == "slot" and event.get("name") == events.CONTACT_RECORD_SLOT:

@@ -169,8 +169,10 @@ async def return_to_bot(request: Request, sender_id: str) -> HTTPResponse:
     await _in_thread(queue.return_to_bot, redis_client(), current_agent(request), sender_id)
     await tracker.resume(sender_id, request.app.ctx.settings)
     await send_to_customer(sender_id, BACK_TO_BOT, settings=request.app.ctx.settings)
-    events.publish(redis_client(), {"event": "bot", "sender_id": sender_id, "text": BACK_TO_BOT,
-                                    "timestamp": time.time()})
+    client, now = redis_client(), time.time()
+    events.publish(client, {"event": "handback", "sender_id": sender_id, "timestamp": now})
+    events.publish(client, {"event": "bot", "sender_id": sender_id, "text": BACK_TO_BOT,
+                            "timestamp": now})
     return response.redirect("/console/")
 
 

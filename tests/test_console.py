@@ -168,6 +168,7 @@ def test_an_agent_takes_a_telegram_chat_replies_and_returns_it_to_the_bot(assist
     agent_touches = [t["text"] for t in contact["touches"] if t["author"] == "agent"]
     assert agent_touches == ["Hello, Tom here. Let me check."]
     assert contact["agent_id"] == "tom" and contact["handled_by"] == "both"
+    assert contact["status"] == "open"  # with the bot again, the agent still on record
 
 
 def test_an_agent_cannot_open_someone_elses_chat(assistant, console):
