@@ -26,7 +26,7 @@ CONTACT_RECORD_SLOT = "contact_record"
 def worth_recording(event: Mapping[str, Any]) -> bool:
     """Messages in and out, restarts, the bot asking for a secret, and records from actions."""
     kind = event.get("event")
-    if kind in ("user", "bot", "restart", "agent", "handback"):
+    if kind in ("user", "bot", "restart", "agent", "handback", "close"):
         return True
     return kind == "slot" and event.get("name") in ("requested_slot", CONTACT_RECORD_SLOT)
 

@@ -96,6 +96,9 @@ class ContactRecorder:
             self._bot_message(unit, sender, event, key)
         elif kind == "agent":
             self._agent_message(unit, sender, event, key)
+        elif kind == "close":  # an agent closed the contact with a disposition code
+            self._end(unit, sender, str(event.get("disposition") or "agent_closed"),
+                      event.get("timestamp"))
         elif kind == "handback":  # the agent returned the conversation to the bot
             contact = unit.latest_contact(sender)
             if contact is not None and contact.status == "with_agent":

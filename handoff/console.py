@@ -132,6 +132,9 @@ async def chat(request: Request, sender_id: str) -> HTTPResponse:
     if not await _owns(request, sender_id):
         return response.text("This conversation is not yours.", status=403)
     turns = await _in_thread(_transcript, request.app.ctx.db, sender_id)
+    dispositions = await _in_thread(_dispositions, request.app.ctx.db)
+    options = "".join(f'<option value="{_e(code)}">{_e(name)}</option>'
+                      for code, name in dispositions)
     lines = "".join(f'<li class="{_e(author)}"><b>{_e(author)}</b>: {_e(text)}</li>'
                     for author, text in turns)
     action = f"/console/chat/{urllib.parse.quote(sender_id, safe='')}"
@@ -140,7 +143,9 @@ async def chat(request: Request, sender_id: str) -> HTTPResponse:
 <form method="post" action="{action}/reply">{_csrf_field(request)}
   <textarea name="text" required maxlength="2000"></textarea><button>Send</button></form>
 <form method="post" action="{action}/return">{_csrf_field(request)}
-  <button>Return to the bot</button></form>"""))
+  <button>Return to the bot</button></form>
+<form method="post" action="{action}/close">{_csrf_field(request)}
+  <select name="disposition">{options}</select><button>Close</button></form>"""))
 
 
 @blueprint.post("/chat/<sender_id>/reply")
@@ -176,7 +181,38 @@ async def return_to_bot(request: Request, sender_id: str) -> HTTPResponse:
     return response.redirect("/console/")
 
 
+@blueprint.post("/chat/<sender_id>/close")
+async def close(request: Request, sender_id: str) -> HTTPResponse:
+    """End the contact with a disposition code; the customer's next message starts a new one
+    with the bot."""
+    sender_id = urllib.parse.unquote(sender_id)
+    if not _csrf_ok(request):
+        return response.text("The form expired: reload the page.", status=403)
+    if not await _owns(request, sender_id):
+        return response.text("This conversation is not yours.", status=403)
+    disposition = request.form.get("disposition") or ""
+    if disposition not in {code for code, _ in await _in_thread(_dispositions,
+                                                                request.app.ctx.db)}:
+        return response.text("Choose a disposition code from the list.", status=400)
+    await _in_thread(queue.return_to_bot, redis_client(), current_agent(request), sender_id)
+    await tracker.resume(sender_id, request.app.ctx.settings)
+    await send_to_customer(sender_id, CLOSED, settings=request.app.ctx.settings)
+    client, now = redis_client(), time.time()
+    events.publish(client, {"event": "bot", "sender_id": sender_id, "text": CLOSED,
+                            "timestamp": now})
+    events.publish(client, {"event": "close", "sender_id": sender_id, "timestamp": now,
+                            "disposition": disposition})
+    return response.redirect("/console/")
+
+
+def _dispositions(db) -> list[tuple[str, str]]:
+    with db.reading() as session:
+        rows = service.contact_configuration(session)["disposition_codes"]
+    return [(row["code"], row["name"]) for row in rows]
+
+
 BACK_TO_BOT = "You're back with the Kestrel Mobile assistant. What else can I do for you?"
+CLOSED = "Thanks for talking to us. This conversation is now closed; write again any time."
 
 
 async def _owns(request: Request, sender_id: str) -> bool:

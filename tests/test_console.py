@@ -178,3 +178,30 @@ def test_an_agent_cannot_open_someone_elses_chat(assistant, console):
     opener, _, _ = log_in(console, "tom", "kestrel-tom-demo")
     status, _, _ = fetch(opener, f"{console}/chat/{urllib.parse.quote(sender, safe='')}")
     assert status == 403
+
+
+def test_an_agent_closes_a_chat_with_a_disposition_code(assistant, console, fake_telegram):
+    import random
+    import urllib.parse as parse
+
+    from tests.test_telegram_channel import message_update, post, texts_to
+
+    chat_id = random.randrange(10**8, 10**9)
+    sender = f"telegram:{chat_id}"
+    post(assistant, message_update(chat_id, text="I want to speak to a real person"))
+    texts_to(fake_telegram, chat_id)
+    assert queue.claim(assistant.redis(), "ana", sender, capacity=10)
+    opener, _, _ = log_in(console)
+    chat_url = f"{console}/chat/{parse.quote(sender, safe='')}"
+    page = fetch(opener, chat_url)[2]
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert 'value="agent_closed"' in page
+    assert fetch(opener, f"{chat_url}/close", {"csrf": token, "disposition": "bogus"})[0] == 400
+    assert fetch(opener, f"{chat_url}/close", {"csrf": token,
+                                               "disposition": "agent_closed"})[0] == 302
+    assert "now closed" in texts_to(fake_telegram, chat_id, count=2)[-1]
+    [contact] = assistant.contacts(sender)
+    assert (contact["status"], contact["disposition"]) == ("completed", "agent_closed")
+    post(assistant, message_update(chat_id, text="hi again"))
+    assert "Kestrel Mobile assistant" in texts_to(fake_telegram, chat_id, count=3)[-1]
+    assert len(assistant.contacts(sender)) == 2  # a new contact, with the bot
