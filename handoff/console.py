@@ -135,6 +135,7 @@ async def chat(request: Request, sender_id: str) -> HTTPResponse:
     dispositions = await _in_thread(_dispositions, request.app.ctx.db)
     options = "".join(f'<option value="{_e(code)}">{_e(name)}</option>'
                       for code, name in dispositions)
+    skills = "".join(f'<option value="{skill}">{skill}</option>' for skill in queue.SKILLS)
     lines = "".join(f'<li class="{_e(author)}"><b>{_e(author)}</b>: {_e(text)}</li>'
                     for author, text in turns)
     action = f"/console/chat/{urllib.parse.quote(sender_id, safe='')}"
@@ -144,6 +145,8 @@ async def chat(request: Request, sender_id: str) -> HTTPResponse:
   <textarea name="text" required maxlength="2000"></textarea><button>Send</button></form>
 <form method="post" action="{action}/return">{_csrf_field(request)}
   <button>Return to the bot</button></form>
+<form method="post" action="{action}/transfer">{_csrf_field(request)}
+  <select name="skill">{skills}</select><button>Transfer</button></form>
 <form method="post" action="{action}/close">{_csrf_field(request)}
   <select name="disposition">{options}</select><button>Close</button></form>"""))
 
@@ -205,6 +208,24 @@ async def close(request: Request, sender_id: str) -> HTTPResponse:
     return response.redirect("/console/")
 
 
+@blueprint.post("/chat/<sender_id>/transfer")
+async def transfer(request: Request, sender_id: str) -> HTTPResponse:
+    """Hand the chat to another skill's queue (at its front)."""
+    sender_id = urllib.parse.unquote(sender_id)
+    if not _csrf_ok(request):
+        return response.text("The form expired: reload the page.", status=403)
+    skill = request.form.get("skill") or ""
+    if skill not in queue.SKILLS:
+        return response.text("Choose a skill from the list.", status=400)
+    if not await _in_thread(queue.transfer, redis_client(), current_agent(request), sender_id,
+                            skill):
+        return response.text("This conversation is not yours.", status=403)
+    await send_to_customer(sender_id, TRANSFERRED, settings=request.app.ctx.settings)
+    events.publish(redis_client(), {"event": "bot", "sender_id": sender_id,
+                                    "text": TRANSFERRED, "timestamp": time.time()})
+    return response.redirect("/console/")
+
+
 def _dispositions(db) -> list[tuple[str, str]]:
     with db.reading() as session:
         rows = service.contact_configuration(session)["disposition_codes"]
@@ -212,6 +233,7 @@ def _dispositions(db) -> list[tuple[str, str]]:
 
 
 BACK_TO_BOT = "You're back with the Kestrel Mobile assistant. What else can I do for you?"
+TRANSFERRED = "I'm passing you to a colleague who can help with this; please stay with us."
 CLOSED = "Thanks for talking to us. This conversation is now closed; write again any time."
 
 

@@ -217,6 +217,24 @@ def expire_waiting(client: redis.Redis, max_wait_seconds: float, now: float) -> 
     return expired
 
 
+def transfer(client: redis.Redis, agent_id: str, sender_id: str, skill: str) -> bool:
+    """The agent hands the chat to another skill's queue, ahead of its priority band."""
+    if skill not in SKILLS:
+        raise ValueError(f"unknown skill {skill!r}; skills: {', '.join(SKILLS)}")
+    handoff = record(client, sender_id)
+    if handoff is None or owner(client, sender_id) != f"agent:{agent_id}":
+        return False
+    handoff.skill = skill
+    pipe = client.pipeline(transaction=True)
+    pipe.srem(_chats_key(agent_id), sender_id)
+    pipe.set(_record_key(sender_id), handoff.to_json())
+    pipe.zadd(_queue_key(skill), {sender_id: score(handoff.priority, 0, front=True)})
+    pipe.set(owner_key(sender_id), "queued")
+    pipe.execute()
+    _event(client, "transferred", sender_id, agent=agent_id, skill=skill)
+    return True
+
+
 def chats_of(client: redis.Redis, agent_id: str) -> set[str]:
     return set(client.smembers(_chats_key(agent_id)))
 

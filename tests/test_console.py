@@ -205,3 +205,23 @@ def test_an_agent_closes_a_chat_with_a_disposition_code(assistant, console, fake
     post(assistant, message_update(chat_id, text="hi again"))
     assert "Kestrel Mobile assistant" in texts_to(fake_telegram, chat_id, count=3)[-1]
     assert len(assistant.contacts(sender)) == 2  # a new contact, with the bot
+
+
+def test_an_agent_transfers_a_chat_to_billing(assistant, console, fake_telegram):
+    import random
+    import urllib.parse as parse
+
+    from tests.test_telegram_channel import message_update, post, texts_to
+
+    chat_id = random.randrange(10**8, 10**9)
+    sender = f"telegram:{chat_id}"
+    post(assistant, message_update(chat_id, text="I want to speak to a real person"))
+    texts_to(fake_telegram, chat_id)
+    assert queue.claim(assistant.redis(), "tom", sender, capacity=10)
+    opener, _, _ = log_in(console, "tom", "kestrel-tom-demo")
+    chat_url = f"{console}/chat/{parse.quote(sender, safe='')}"
+    token = re.search(r'name="csrf" value="([^"]+)"', fetch(opener, chat_url)[2]).group(1)
+    assert fetch(opener, f"{chat_url}/transfer", {"csrf": token, "skill": "billing"})[0] == 302
+    assert "passing you to a colleague" in texts_to(fake_telegram, chat_id, count=2)[-1]
+    assert queue.waiting(assistant.redis(), "billing")[0] == sender
+    assert fetch(opener, chat_url)[0] == 403  # no longer tom's

@@ -89,3 +89,17 @@ def test_fifty_agents_racing_for_a_thousand_conversations(client, redis_settings
     assert all(queue.owner(client, s).startswith("agent:") for s in everything)
     assert sum(len(queue.waiting(client, s)) for s in queue.SKILLS) == 0
     assert sum(1 for taken in claimed.values() if taken) > 1  # they really raced
+
+
+def test_transfer_moves_a_chat_to_the_front_of_another_skill(client):
+    now = time.time()
+    waiting_one(client, "billing-old", "billing", at=now - 500)
+    waiting_one(client, "chat", "technical", at=now)
+    assert queue.claim(client, "tom", "chat", capacity=3)
+    assert not queue.transfer(client, "ana", "chat", "billing")  # not ana's to transfer
+    assert queue.transfer(client, "tom", "chat", "billing")
+    assert queue.waiting(client, "billing") == ["chat", "billing-old"]
+    assert queue.record(client, "chat").skill == "billing"
+    assert queue.chats_of(client, "tom") == set()
+    with pytest.raises(ValueError):
+        queue.transfer(client, "tom", "chat", "cooking")
