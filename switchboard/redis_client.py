@@ -12,9 +12,15 @@ from switchboard.settings import Settings, load_settings
 
 
 def redis_client(settings: Settings | None = None) -> redis.Redis:
-    """A blocking client for CLIs, tests and the launcher."""
+    """The process's blocking client (thread-safe; one connection pool per Redis URL, not a new
+    pool per call on per-message paths)."""
     settings = settings or load_settings()
-    return redis.Redis.from_url(settings.effective_redis_url, decode_responses=True)
+    return _client_for(settings.effective_redis_url)
+
+
+@functools.lru_cache(maxsize=16)
+def _client_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True)
 
 
 def async_redis_client(settings: Settings | None = None) -> aioredis.Redis:

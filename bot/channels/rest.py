@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from redis.exceptions import RedisError
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
+from bot.channels.base import WebhookChannel
 from bot.gateway import Inbound, deliver
 
 MAX_TEXT = 4096
@@ -27,17 +28,13 @@ class PayloadError(ValueError):
     pass
 
 
-class RestInput(InputChannel):
+class RestInput(WebhookChannel):
     @classmethod
     def name(cls) -> str:
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("switchboard_rest", __name__)
-
-        @webhook.get("/")
-        async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = self.webhook_blueprint()
 
         @webhook.post("/webhook")
         async def receive(request: Request) -> HTTPResponse:

@@ -17,12 +17,13 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.exceptions import RedisError
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
+from bot.channels.base import WebhookChannel
 from bot.gateway import Inbound, deliver
 from switchboard.log import get_logger
 from switchboard.redis_client import async_redis_client
@@ -97,22 +98,15 @@ class SmsOutput(OutputChannel):
         await self.send_text_message(recipient_id, numbered(text, buttons))
 
 
-class TwilioSmsInput(InputChannel):
+class TwilioSmsInput(WebhookChannel):
     @classmethod
     def name(cls) -> str:
         return "sms"
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> TwilioSmsInput:
-        return cls()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("switchboard_sms", __name__)
+        webhook = self.webhook_blueprint()
         settings = load_settings()
-
-        @webhook.get("/")
-        async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
 
         @webhook.post("/webhook")
         async def receive(request: Request) -> HTTPResponse:

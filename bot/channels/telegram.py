@@ -17,7 +17,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.exceptions import RedisError
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
@@ -31,6 +31,7 @@ from telegram import (
 )
 from telegram.error import TelegramError
 
+from bot.channels.base import WebhookChannel
 from bot.gateway import Inbound, deliver, first_delivery
 from switchboard.keys import telegram_secret
 from switchboard.log import conversation_ref, get_logger
@@ -103,22 +104,15 @@ def _callback_data(button: dict[str, Any]) -> str:
     return payload if len(payload.encode()) <= CALLBACK_DATA_MAX else str(button.get("title"))
 
 
-class TelegramInput(InputChannel):
+class TelegramInput(WebhookChannel):
     @classmethod
     def name(cls) -> str:
         return "telegram"
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
-        return cls()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("switchboard_telegram", __name__)
+        webhook = self.webhook_blueprint()
         settings = load_settings()
-
-        @webhook.get("/")
-        async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
 
         @webhook.post("/webhook")
         async def receive(request: Request) -> HTTPResponse:
