@@ -1,0 +1,1 @@
+"""Operations: service reports, capacity planning, the intent review loop."""
