@@ -15,6 +15,7 @@ from rasa_sdk.types import DomainDict
 from accounts import complaints
 from actions.contact_records import operation_record
 from actions.flow import FlowValidation, accept, offer_human, reject, reset_flow
+from actions.human import hand_over
 from switchboard.db import database
 
 CATEGORY_WORDS = {
@@ -153,13 +154,17 @@ class ActionSubmitComplaint(Action):
         dispatcher.utter_message(
             text=f"I've registered your {CATEGORY_NAMES[category]} complaint. Your reference is "
                  f"{complaint.reference}; we aim to resolve it by {complaint.due_at:%d %B %Y}.")
-        if category == "billing":
-            offer_human(dispatcher, "Billing disputes are best checked with a person.")
-        elif recent > 1:
-            offer_human(dispatcher, f"I see this is complaint number {recent} from you in 30 "
-                                    "days; I'm sorry things keep going wrong.")
-        return [*reset_flow(tracker), operation_record(operation, "success",
-                                                reference=complaint.reference)]
+        done = [*reset_flow(tracker), operation_record(operation, "success",
+                                                       reference=complaint.reference)]
+        if category == "billing":  # a disputed charge goes to a person straight away
+            dispatcher.utter_message(text="Billing disputes are best checked with a person.")
+            return [*done, *await hand_over(dispatcher, tracker, "billing_dispute", "billing")]
+        if recent > 1:
+            dispatcher.utter_message(text=f"I see this is complaint number {recent} from you "
+                                          "in 30 days; I'm sorry things keep going wrong.")
+            return [*done, *await hand_over(dispatcher, tracker, "repeated_complaint",
+                                            "complaints")]
+        return done
 
 
 class ValidateComplaintStatusForm(FlowValidation):

@@ -12,10 +12,11 @@ from redis.exceptions import RedisError
 
 from actions.contact_records import operation_record
 from contacts.masking import mask_secrets
-from handoff import queue
+from handoff.intake import hand_over as hand_over_to_queue
 from handoff.queue import Handoff
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import redis_client
+from switchboard.settings import load_settings
 
 log = get_logger(__name__)
 
@@ -25,7 +26,6 @@ SKILL_OF = {"billing_dispute": "billing", "check_bill": "billing", "check_balanc
             "report_lost_sim": "technical", "activate_roaming": "technical",
             "file_complaint": "complaints", "complaint_status": "complaints"}
 PRIORITY_OF = {"billing": 2, "complaints": 2, "technical": 1, "general": 1}
-AVERAGE_HANDLE_MINUTES = 4  # until the console measures real handle times
 TRANSCRIPT_TURNS = 20
 
 
@@ -45,8 +45,38 @@ def transcript(tracker: Tracker) -> list[dict[str, str]]:
     return turns[-TRANSCRIPT_TURNS:]
 
 
+async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
+                    skill: str | None = None, priority: int | None = None) -> list[EventType]:
+    """Queue the conversation for an agent (or offer a callback when nobody can answer), tell
+    the customer, and pause the tracker: the bot is out until the conversation returns."""
+    skill = skill or SKILL_OF.get(tracker.get_slot("requested_service") or "", "general")
+    handoff = Handoff(
+        sender_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
+        skill=skill, reason=reason, priority=priority or PRIORITY_OF[skill],
+        customer_msisdn=tracker.get_slot("verified_msisdn"),
+        verified=bool(tracker.get_slot("verified_msisdn")),
+        trigger_intent=tracker.get_slot("requested_service")
+        or tracker.get_intent_of_latest_message(), transcript=transcript(tracker),
+    )
+    conversation = conversation_ref(tracker.sender_id)
+    try:
+        intake = await asyncio.to_thread(hand_over_to_queue, redis_client(), load_settings(),
+                                         handoff)
+    except RedisError:
+        log.error("handoff.not_queued", reason=reason, conversation=conversation)
+        dispatcher.utter_message(text="Sorry, I can't reach our agents right now. Please "
+                                      "call customer care on 150 (8:00-22:00).")
+        return [operation_record("handoff_requested", "failure", detail=reason)]
+    log.info("handoff.queued" if intake.queued else "handoff.callback_offered", reason=reason,
+             skill=skill, conversation=conversation)
+    dispatcher.utter_message(text=intake.message)
+    # The tracker says what is true: the bot is out of this conversation until it returns.
+    return [operation_record("handoff_requested", "success" if intake.queued else "pending",
+                             detail=reason), ConversationPaused()]
+
+
 class ActionRequestHuman(Action):
-    """Queue the conversation for an agent and tell the customer where they stand."""
+    """The customer asked for a person, or the bot failed to understand twice."""
 
     def name(self) -> str:
         return "action_request_human"
@@ -54,33 +84,4 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        reason = handoff_reason(tracker)
-        skill = SKILL_OF.get(tracker.get_slot("requested_service") or "", "general")
-        handoff = Handoff(
-            sender_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
-            skill=skill, reason=reason, priority=PRIORITY_OF[skill],
-            customer_msisdn=tracker.get_slot("verified_msisdn"),
-            verified=bool(tracker.get_slot("verified_msisdn")),
-            trigger_intent=tracker.get_slot("requested_service"), transcript=transcript(tracker),
-        )
-        conversation = conversation_ref(tracker.sender_id)
-        try:
-            position = await asyncio.to_thread(queue.enqueue, redis_client(), handoff)
-        except RedisError:
-            log.error("handoff.not_queued", reason=reason, conversation=conversation)
-            dispatcher.utter_message(text="Sorry, I can't reach our agents right now. Please "
-                                          "call customer care on 150 (8:00-22:00).")
-            return [operation_record("handoff_requested", "failure", detail=reason)]
-        log.info("handoff.queued", reason=reason, skill=skill, conversation=conversation)
-        dispatcher.utter_message(text=queue_message(position))
-        # The tracker says what is true: the bot is out of this conversation until it returns.
-        return [operation_record("handoff_requested", "success", detail=reason),
-                ConversationPaused()]
-
-
-def queue_message(position: int) -> str:
-    minutes = max(position, 1) * AVERAGE_HANDLE_MINUTES
-    ahead = "You're next" if position <= 1 else f"You're number {position} in the queue"
-    return (f"I'm passing you to one of our agents. {ahead}; the wait is about {minutes} "
-            "minutes. Anything you write now goes to the agent. Type \"cancel\" to stop "
-            "waiting and continue with me.")
+        return await hand_over(dispatcher, tracker, handoff_reason(tracker))

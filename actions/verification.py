@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.contact_records import authentication_record, operation_record
 from actions.flow import accept, backend, offer_human, reject, reset_flow
+from actions.human import hand_over
 from switchboard.keys import secret_key
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import redis_client
@@ -229,6 +230,9 @@ class ActionAfterVerification(Action):
                 events.append(authentication_record("otp_sms" if tracker.get_slot(
                     "verification_method") == "otp" else "service_password",
                     "locked" if failed == "locked" else "failed", msisdn))
+            if failed == "locked":  # locked out: a person checks who they are another way
+                return [*events, *await hand_over(dispatcher, tracker, "verification_lockout",
+                                                  "general", priority=2)]
             offer_human(dispatcher, "I couldn't verify your identity, so I can't open the "
                                     "account in this chat.")
             return events

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,9 +21,13 @@ from typing import Any
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from contacts import events
-from handoff import queue, tracker
+from contacts.masking import mask_secrets
+from handoff import inbox, queue, tracker
+from handoff.intake import hand_over
+from handoff.queue import Handoff
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client, redis_client
+from switchboard.settings import load_settings
 
 log = get_logger(__name__)
 
@@ -32,6 +35,7 @@ log = get_logger(__name__)
 DEDUP_SECONDS = 7 * 24 * 3600
 APOLOGY = ("Sorry, something went wrong on our side while answering. Your message is saved and "
            "a colleague will see it; please try again in a moment.")
+APOLOGY_SHORT = "Sorry, something went wrong on our side while answering."
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,10 @@ async def deliver(
     if not await first_delivery(inbound.channel, inbound.sender_id, inbound.message_id):
         return Outcome.DUPLICATE
     owner = await async_redis_client().get(queue.owner_key(inbound.sender_id))
-    if owner:  # queued for, or with, an agent: Rasa must not see it
-        return await _for_agent(inbound, output, owner)
+    if owner:  # queued for, or with, an agent (or waiting for one answer): not for Rasa
+        outcome = await _for_agent(inbound, output, owner)
+        if outcome is not None:
+            return outcome
     counted = _Counting(output)
     message = UserMessage(inbound.text, counted, inbound.sender_id,
                           input_channel=inbound.channel, message_id=inbound.message_id,
@@ -77,43 +83,122 @@ async def deliver(
     except Exception as exc:  # Rasa failed on this message: it never reached the tracker
         log.error("message.failed", channel=inbound.channel, error=type(exc).__name__,
                   conversation=conversation_ref(inbound.sender_id))
-        await _keep_in_record(inbound, with_message=True)
-        await output.send_text_message(inbound.sender_id, APOLOGY)
+        await _fail_open(inbound, output, with_message=True)
         return Outcome.FAILED
     if counted.sent == 0:  # Rasa carried on without a reply: an action failed on the way
         log.error("message.unanswered", channel=inbound.channel,
                   conversation=conversation_ref(inbound.sender_id))
-        await _keep_in_record(inbound, with_message=False)
-        await output.send_text_message(inbound.sender_id, APOLOGY)
+        await _fail_open(inbound, output, with_message=False)
         return Outcome.FAILED
     return Outcome.ANSWERED
 
 
+async def _fail_open(inbound: Inbound, output: OutputChannel, with_message: bool) -> None:
+    """The bot failed: apologise, keep the message, and pass the customer to a person (or
+    offer a callback); if even the queue is down, the apology says the message is saved."""
+    text = APOLOGY
+    try:
+        intake = await asyncio.to_thread(
+            hand_over, redis_client(), load_settings(),
+            Handoff(sender_id=inbound.sender_id, channel=inbound.channel, skill="general",
+                    reason="bot_failure", priority=2,
+                    transcript=[{"from": "customer", "text": mask_secrets(inbound.text)}]))
+        text = f"{APOLOGY_SHORT} {intake.message}"
+    except Exception as exc:  # noqa: BLE001  # the queue failed too: the apology still goes out
+        log.error("handoff.not_queued", reason="bot_failure", error=type(exc).__name__,
+                  conversation=conversation_ref(inbound.sender_id))
+    await _keep_in_record(inbound, with_message, text)
+    await output.send_text_message(inbound.sender_id, text)
+
+
 CANCEL_WORDS = {"cancel", "stop", "stop waiting", "cancel the wait", "never mind", "nevermind"}
+CALLBACK_NOTED = ("Thank you, your message is with our agents and one of them will call you "
+                  "back. Is there anything else I can do for you meanwhile?")
+CSAT_THANKS = "Thank you for rating us. Write again any time."
 
 
-async def _for_agent(inbound: Inbound, output: OutputChannel, owner: str) -> Outcome:
-    """While queued: the message is kept for the agent, and the customer hears their position
-    (or leaves the queue with "cancel"). With an agent: it goes to that agent's console."""
+async def _for_agent(inbound: Inbound, output: OutputChannel, owner: str) -> Outcome | None:
+    """Messages Rasa must not see: kept for the agent who has (or will have) the chat, or the
+    one answer the conversation waits for (a message to leave, a rating). None: not such a
+    message after all, Rasa takes it."""
+    if owner == queue.AWAITING_CSAT:
+        return await _rating(inbound, output)
     await _record(inbound)
-    client = async_redis_client()
     if owner.startswith("agent:"):
-        await client.publish(f"switchboard:console:{owner.split(':', 1)[1]}",
-                             json.dumps({"sender_id": inbound.sender_id, "text": inbound.text}))
+        agent = owner.split(":", 1)[1]
+        await asyncio.to_thread(queue.customer_waiting_since, redis_client(),
+                                inbound.sender_id, time.time())
+        await inbox.post(async_redis_client(), agent, {
+            "kind": "message", "sender_id": inbound.sender_id, "author": "customer",
+            "text": inbound.text})
         return Outcome.TO_AGENT
+    if owner == queue.AWAITING_CALLBACK_MESSAGE:
+        reply = await _callback(inbound)
+    else:
+        reply = await _in_queue(inbound)
+    await output.send_text_message(inbound.sender_id, reply)
+    await _publish(async_redis_client(), {"event": "bot", "sender_id": inbound.sender_id,
+                                          "text": reply, "timestamp": time.time()})
+    return Outcome.TO_AGENT
+
+
+def _cancelling(text: str) -> bool:
+    return text.strip().lower().rstrip(".!") in CANCEL_WORDS
+
+
+async def _in_queue(inbound: Inbound) -> str:
+    """Waiting: the customer hears their position, or leaves the queue with "cancel"."""
     sync = redis_client()
-    if inbound.text.strip().lower().rstrip(".!") in CANCEL_WORDS:
+    if _cancelling(inbound.text):
         await asyncio.to_thread(queue.cancel, sync, inbound.sender_id)
         await tracker.resume(inbound.sender_id)
-        reply = "OK, you've left the queue. I'm here again: what can I do for you?"
-    else:
-        place = await asyncio.to_thread(queue.position, sync, inbound.sender_id)
-        reply = ("Thanks, the agent will see that. " + (
-            "You're next in the queue." if (place or 1) <= 1 else
-            f"You're number {place} in the queue.") + " Type \"cancel\" to stop waiting.")
-    await output.send_text_message(inbound.sender_id, reply)
-    await _publish(client, {"event": "bot", "sender_id": inbound.sender_id, "text": reply,
-                            "timestamp": time.time()})
+        return "OK, you've left the queue. I'm here again: what can I do for you?"
+    place = await asyncio.to_thread(queue.position, sync, inbound.sender_id)
+    return ("Thanks, the agent will see that. " + (
+        "You're next in the queue." if (place or 1) <= 1 else
+        f"You're number {place} in the queue.") + " Type \"cancel\" to stop waiting.")
+
+
+async def _callback(inbound: Inbound) -> str:
+    """Nobody could take the chat: this message is left for a callback (or "cancel")."""
+    sync = redis_client()
+    handoff = await asyncio.to_thread(queue.record, sync, inbound.sender_id)
+    if not await asyncio.to_thread(queue.clear_owner, sync, inbound.sender_id,
+                                   queue.AWAITING_CALLBACK_MESSAGE):
+        return CALLBACK_NOTED  # the offer lapsed meanwhile: the message is recorded anyway
+    await tracker.resume(inbound.sender_id)
+    if _cancelling(inbound.text):
+        return "OK, no message left. I'm here again: what can I do for you?"
+    reason = handoff.reason if handoff else "requested"
+    skill = handoff.skill if handoff else "general"
+    await _publish(async_redis_client(), {
+        "event": "slot", "sender_id": inbound.sender_id, "timestamp": time.time(),
+        "name": events.CONTACT_RECORD_SLOT,
+        "value": {"kind": "operation", "category": "callback_request", "result": "pending",
+                  "detail": f"{skill}: {reason}"}})
+    await _publish(async_redis_client(), {"event": "close", "sender_id": inbound.sender_id,
+                                          "timestamp": time.time(),
+                                          "disposition": "callback_requested"})
+    log.info("handoff.callback_requested", skill=skill, reason=reason,
+             conversation=conversation_ref(inbound.sender_id))
+    return CALLBACK_NOTED
+
+
+async def _rating(inbound: Inbound, output: OutputChannel) -> Outcome | None:
+    """After an agent closed the chat with a satisfaction question: 1 to 5 is the answer,
+    anything else is a new conversation with the bot."""
+    sync = redis_client()
+    await asyncio.to_thread(queue.clear_owner, sync, inbound.sender_id, queue.AWAITING_CSAT)
+    score = inbound.text.strip().rstrip(".!")
+    if score not in {"1", "2", "3", "4", "5"}:
+        return None
+    client = async_redis_client()
+    now = time.time()
+    await _publish(client, {"event": "csat", "sender_id": inbound.sender_id,
+                            "score": int(score), "timestamp": now})
+    await output.send_text_message(inbound.sender_id, CSAT_THANKS)
+    await _publish(client, {"event": "bot", "sender_id": inbound.sender_id,
+                            "text": CSAT_THANKS, "timestamp": now})
     return Outcome.TO_AGENT
 
 
@@ -152,12 +237,12 @@ class _Counting(OutputChannel):
         await self.output.send_text_with_buttons(recipient_id, text, buttons, **kwargs)
 
 
-async def _keep_in_record(inbound: Inbound, with_message: bool) -> None:
+async def _keep_in_record(inbound: Inbound, with_message: bool, apology: str) -> None:
     """Put our apology, and the message if Rasa never saved it, in the contact record. The
     recorder skips the message if Rasa did record it after all (same message id)."""
     now = time.time()
     client = async_redis_client()
-    kept = [{"event": "bot", "sender_id": inbound.sender_id, "text": APOLOGY, "timestamp": now}]
+    kept = [{"event": "bot", "sender_id": inbound.sender_id, "text": apology, "timestamp": now}]
     if with_message:
         kept.insert(0, {"event": "user", "sender_id": inbound.sender_id, "text": inbound.text,
                         "timestamp": now, "message_id": inbound.message_id,

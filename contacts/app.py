@@ -1,8 +1,8 @@
-"""The contacts process: the REST API and the contact recorder, on the console port.
+"""The contacts and console process, on the console port: the contacts REST API, the contact
+recorder, the agent console (handoff/console/) and the queue's clock (handoff/worker.py).
 
 ``python -m contacts.app`` (the launcher starts it). One process on purpose: the recorder must
-be the stream's only consumer so each conversation's events are applied in order. The agent
-console (handoff issue) will mount the same blueprint and recorder.
+be the stream's only consumer so each conversation's events are applied in order.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from sanic.response import HTTPResponse, json
 
 from contacts.api import blueprint
 from contacts.recorder import ContactRecorder, StreamConsumer
+from handoff import worker
 from handoff.console import blueprint as console_blueprint
-from handoff.expiry import ExpiryWorker
 from switchboard import migrate
 from switchboard.db import database
 from switchboard.keys import api_token
@@ -36,7 +36,7 @@ def create_app(settings: Settings) -> Sanic:
     recorder = ContactRecorder(app.ctx.db, timedelta(minutes=settings.contact_timeout_minutes))
     app.ctx.consumer = StreamConsumer(recorder, redis_client(settings))
     app.blueprint(blueprint)
-    app.blueprint(console_blueprint)  # the agent console's first part (handoff/console.py)
+    app.blueprint(console_blueprint)  # the agent console (handoff/console/)
     app.add_route(health, "/health")
     app.register_listener(_start_recorder, "after_server_start")
     app.register_listener(_stop_recorder, "before_server_stop")
@@ -59,15 +59,13 @@ async def _start_recorder(app: Sanic, _loop) -> None:
     thread = threading.Thread(target=app.ctx.consumer.run, name="contact-recorder", daemon=True)
     app.ctx.recorder_thread = thread
     thread.start()
-    # Until the agent console has its own process, handoff expiry runs here too.
-    app.ctx.expiry = ExpiryWorker(app.ctx.settings)
-    app.ctx.expiry.start()
+    app.ctx.queue_worker = app.add_task(worker.run(app.ctx.settings))  # the queue's clock
     log.info("contact_recorder.started")
 
 
 async def _stop_recorder(app: Sanic, _loop) -> None:
     app.ctx.consumer.stop.set()
-    app.ctx.expiry.stop.set()
+    app.ctx.queue_worker.cancel()
     app.ctx.recorder_thread.join(timeout=10)
     log.info("contact_recorder.stopped")
 

@@ -103,6 +103,16 @@ class ContactRecorder:
             contact = unit.latest_contact(sender)
             if contact is not None and contact.status == "with_agent":
                 service.set_agent(unit.session, contact, None)
+        elif kind == "csat":  # the customer's rating, after an agent closed the chat
+            contact = unit.latest_contact(sender)
+            if contact is not None:
+                service.rate_contact(unit.session, contact, int(event.get("score") or 0))
+        elif kind == "note":  # an agent's internal note: on the record, never sent
+            contact = unit.latest_contact(sender)
+            if contact is not None:
+                service.record_operation(unit.session, contact, category="agent_note",
+                                         result="success", detail=str(event.get("text") or ""),
+                                         at=event.get("timestamp"), key=f"op:{event_id}")
         elif kind == "restart":
             self._end(unit, sender, "restarted", event.get("timestamp"))
         elif kind == "slot" and event.get("name") == events.CONTACT_RECORD_SLOT:

@@ -218,6 +218,15 @@ def record_operation(
     return operation if _insert(session, operation) else None
 
 
+def rate_contact(session: Session, contact: Contact, csat: int) -> Contact:
+    """The customer's satisfaction score (1 to 5), given after the contact ended too."""
+    if not (isinstance(csat, int) and 1 <= csat <= 5):
+        raise ContactError("csat must be an integer from 1 to 5")
+    contact.csat = csat
+    session.flush()
+    return contact
+
+
 def set_agent(session: Session, contact: Contact, agent_id: str | None) -> Contact:
     """An agent took the contact over (None: handed back to the bot)."""
     contact.agent_id = agent_id or contact.agent_id

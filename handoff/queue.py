@@ -15,10 +15,18 @@ from typing import Any
 
 import redis
 
+from contacts import events
+
 SKILLS = ("billing", "technical", "complaints", "general")
 MAX_PRIORITY = 9
 _PREFIX = "switchboard:handoff"
 EVENTS = f"{_PREFIX}:events"  # a stream the console follows: enqueued, claimed, cancelled, ...
+_CLAIMED_AT = f"{_PREFIX}:claimed_at"  # hash: conversation -> when an agent first took it
+_UNANSWERED = f"{_PREFIX}:unanswered"  # hash: conversation -> since when its customer waits
+_TOLD = f"{_PREFIX}:told_position"  # hash: conversation -> the position the customer last heard
+_HANDLE_TIMES = f"{_PREFIX}:handle_times"  # list: the latest finished chats' handle seconds
+RECENT_HANDLES = 50
+DEFAULT_HANDLE_SECONDS = 240.0  # until agents have finished some chats
 
 
 def owner_key(sender_id: str) -> str:
@@ -34,7 +42,8 @@ def _queue_key(skill: str) -> str:
     return f"{_PREFIX}:queue:{skill}"
 
 
-def _chats_key(agent_id: str) -> str:
+def chats_key(agent_id: str) -> str:
+    """The set of conversations an agent holds now."""
     return f"{_PREFIX}:agent:{agent_id}:chats"
 
 
@@ -139,11 +148,11 @@ return ARGV[3]
 
 def claim_next(client: redis.Redis, agent_id: str, skills: list[str], capacity: int) -> str | None:
     """The oldest highest-priority conversation of the agent's skills, now theirs; or None."""
-    keys = [_chats_key(agent_id), *(_queue_key(s) for s in skills)]
+    keys = [chats_key(agent_id), *(_queue_key(s) for s in skills)]
     taken = client.eval(_CLAIM_NEXT, len(keys), *keys, capacity, agent_id,
                         f"{_PREFIX}:owner:")
     if taken:
-        _event(client, "claimed", taken, agent=agent_id)
+        _claimed(client, taken, agent_id)
     return taken or None
 
 
@@ -152,11 +161,23 @@ def claim(client: redis.Redis, agent_id: str, sender_id: str, capacity: int) -> 
     handoff = record(client, sender_id)
     if handoff is None:
         return False
-    taken = client.eval(_CLAIM, 2, _chats_key(agent_id), _queue_key(handoff.skill), capacity,
+    taken = client.eval(_CLAIM, 2, chats_key(agent_id), _queue_key(handoff.skill), capacity,
                         agent_id, sender_id, owner_key(sender_id))
     if taken:
-        _event(client, "claimed", sender_id, agent=agent_id)
+        _claimed(client, sender_id, agent_id)
     return bool(taken)
+
+
+def _claimed(client: redis.Redis, sender_id: str, agent_id: str) -> None:
+    """Start the handle-time clock; the customer now waits for the agent's first words."""
+    now = time.time()
+    pipe = client.pipeline(transaction=False)
+    pipe.hsetnx(_CLAIMED_AT, sender_id, now)
+    pipe.hset(_UNANSWERED, sender_id, now)
+    pipe.hdel(_TOLD, sender_id)
+    _on_record(pipe, sender_id, "agent_pickup", agent_id)
+    pipe.execute()
+    _event(client, "claimed", sender_id, agent=agent_id)
 
 
 def cancel(client: redis.Redis, sender_id: str) -> bool:
@@ -172,10 +193,20 @@ def cancel(client: redis.Redis, sender_id: str) -> bool:
     return True
 
 
-def return_to_bot(client: redis.Redis, agent_id: str, sender_id: str) -> None:
+def return_to_bot(client: redis.Redis, agent_id: str, sender_id: str,
+                  why: str = "returned") -> None:
+    """The agent is done (``returned`` to the bot or ``closed``): the chat's handle time is kept
+    for wait estimates."""
+    claimed_at = client.hget(_CLAIMED_AT, sender_id)
     pipe = client.pipeline(transaction=True)
-    pipe.srem(_chats_key(agent_id), sender_id)
+    _on_record(pipe, sender_id, "agent_release", agent_id, why)
+    pipe.srem(chats_key(agent_id), sender_id)
     pipe.delete(owner_key(sender_id), _record_key(sender_id))
+    pipe.hdel(_CLAIMED_AT, sender_id)
+    pipe.hdel(_UNANSWERED, sender_id)
+    if claimed_at:
+        pipe.lpush(_HANDLE_TIMES, round(time.time() - float(claimed_at), 1))
+        pipe.ltrim(_HANDLE_TIMES, 0, RECENT_HANDLES - 1)
     pipe.execute()
     _event(client, "returned", sender_id, agent=agent_id)
 
@@ -183,10 +214,12 @@ def return_to_bot(client: redis.Redis, agent_id: str, sender_id: str) -> None:
 def requeue_front(client: redis.Redis, agent_id: str, sender_id: str) -> None:
     """An agent went away: the chat waits again, ahead of its priority band."""
     handoff = record(client, sender_id)
-    if handoff is None:
+    if handoff is None or owner(client, sender_id) != f"agent:{agent_id}":
         return
     pipe = client.pipeline(transaction=True)
-    pipe.srem(_chats_key(agent_id), sender_id)
+    pipe.srem(chats_key(agent_id), sender_id)
+    pipe.hdel(_UNANSWERED, sender_id)
+    _on_record(pipe, sender_id, "agent_release", agent_id, "requeued")
     pipe.zadd(_queue_key(handoff.skill), {sender_id: score(handoff.priority, 0, front=True)})
     pipe.set(owner_key(sender_id), "queued")
     pipe.execute()
@@ -226,7 +259,8 @@ def transfer(client: redis.Redis, agent_id: str, sender_id: str, skill: str) -> 
         return False
     handoff.skill = skill
     pipe = client.pipeline(transaction=True)
-    pipe.srem(_chats_key(agent_id), sender_id)
+    _on_record(pipe, sender_id, "agent_release", agent_id, f"transferred to {skill}")
+    pipe.srem(chats_key(agent_id), sender_id)
     pipe.set(_record_key(sender_id), handoff.to_json())
     pipe.zadd(_queue_key(skill), {sender_id: score(handoff.priority, 0, front=True)})
     pipe.set(owner_key(sender_id), "queued")
@@ -235,10 +269,119 @@ def transfer(client: redis.Redis, agent_id: str, sender_id: str, skill: str) -> 
     return True
 
 
+# Move a chat between two agents if the giver still holds it and the taker has room.
+_GIVE = """
+if redis.call('GET', KEYS[3]) ~= 'agent:' .. ARGV[2] then return 0 end
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('SREM', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], 'agent:' .. ARGV[3])
+return 1
+"""
+
+
+def transfer_to_agent(client: redis.Redis, agent_id: str, sender_id: str, to_agent: str,
+                      to_capacity: int) -> bool:
+    """The agent gives the chat to a named colleague, if that colleague has room."""
+    if to_agent == agent_id:
+        return False
+    given = client.eval(_GIVE, 3, chats_key(agent_id), chats_key(to_agent), owner_key(sender_id),
+                        sender_id, agent_id, to_agent, to_capacity)
+    if given:
+        client.hset(_UNANSWERED, sender_id, time.time())
+        _on_record(client, sender_id, "agent_release", agent_id, f"transferred to {to_agent}")
+        _on_record(client, sender_id, "agent_pickup", to_agent)
+        _event(client, "transferred", sender_id, agent=agent_id, to_agent=to_agent)
+    return bool(given)
+
+
+def customer_waiting_since(client: redis.Redis, sender_id: str, now: float) -> None:
+    """A customer message arrived for the agent: the reply clock runs (if not running)."""
+    client.hsetnx(_UNANSWERED, sender_id, now)
+
+
+def agent_answered(client: redis.Redis, sender_id: str) -> None:
+    client.hdel(_UNANSWERED, sender_id)
+
+
+def unanswered_since(client: redis.Redis) -> dict[str, float]:
+    """Chats with an agent whose customer waits for a reply, and since when."""
+    return {sender: float(at) for sender, at in client.hgetall(_UNANSWERED).items()}
+
+
+def told_position(client: redis.Redis, sender_id: str, place: int | None = None) -> int | None:
+    """The position the customer last heard; with ``place``, remember that they heard it."""
+    if place is not None:
+        client.hset(_TOLD, sender_id, place)
+        return place
+    told = client.hget(_TOLD, sender_id)
+    return int(told) if told else None
+
+
+def recent_handle_seconds(client: redis.Redis) -> float:
+    """The mean handle time of the last chats agents finished (a default before any)."""
+    recent = [float(x) for x in client.lrange(_HANDLE_TIMES, 0, -1)]
+    return sum(recent) / len(recent) if recent else DEFAULT_HANDLE_SECONDS
+
+
+def estimated_wait_seconds(client: redis.Redis, place: int, seats: int) -> float:
+    """Erlang-free rule of thumb for one queue: the chats ahead of this one, each taking the
+    recent mean handle time, shared among the seats (agents' free-able chat slots)."""
+    return max(place, 1) * recent_handle_seconds(client) / max(seats, 1)
+
+
+def queue_stats(client: redis.Redis, now: float) -> dict[str, dict[str, float]]:
+    """Per skill: how many wait and how long the longest has waited (seconds)."""
+    stats = {}
+    for skill in SKILLS:
+        ids = waiting(client, skill)
+        records = [record(client, sender) for sender in ids]
+        oldest = min((r.enqueued_at for r in records if r), default=now)
+        stats[skill] = {"waiting": len(ids), "longest_wait": round(now - oldest)}
+    return stats
+
+
+# States where the bot waits for one particular answer instead of talking: a message to leave
+# for a callback, or a satisfaction score after an agent closed the chat.
+AWAITING_CALLBACK_MESSAGE, AWAITING_CSAT = "callback", "csat"
+
+
+def await_answer(client: redis.Redis, sender_id: str, state: str, ttl_seconds: int,
+                 handoff: Handoff | None = None) -> None:
+    pipe = client.pipeline(transaction=True)
+    pipe.set(owner_key(sender_id), state, ex=ttl_seconds)
+    if handoff is not None:
+        pipe.set(_record_key(sender_id), handoff.to_json(), ex=ttl_seconds)
+    pipe.execute()
+
+
+def clear_owner(client: redis.Redis, sender_id: str, state: str) -> bool:
+    """Back to the bot if the conversation is still in ``state`` (only once)."""
+    return bool(client.eval(_CLEAR_IF, 2, owner_key(sender_id), _record_key(sender_id), state))
+
+
+_CLEAR_IF = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+"""
+
+
 def chats_of(client: redis.Redis, agent_id: str) -> set[str]:
-    return set(client.smembers(_chats_key(agent_id)))
+    return set(client.smembers(chats_key(agent_id)))
 
 
 def _event(client: redis.Redis, kind: str, sender_id: str, **extra: Any) -> None:
     client.xadd(EVENTS, {"kind": kind, "sender_id": sender_id, **extra}, maxlen=10_000,
                 approximate=True)
+
+
+def _on_record(client: redis.Redis | redis.client.Pipeline, sender_id: str, category: str,
+               agent_id: str, detail: str = "") -> None:
+    """Into the contact record (its event stream): who took or let go of the chat, when.
+    Speed of answer and agents' handle times are computed from these (operations/)."""
+    client.xadd(events.STREAM, {"event": events.encode({
+        "event": "slot", "sender_id": sender_id, "timestamp": time.time(),
+        "name": events.CONTACT_RECORD_SLOT,
+        "value": {"kind": "operation", "category": category, "result": "success",
+                  "detail": f"{agent_id}: {detail}" if detail else agent_id}})})

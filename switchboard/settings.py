@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from handoff.hours import OpeningHours, parse_hours
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -89,6 +91,14 @@ class Settings:
     telegram_api_url: str
     telegram_mode: str  # "webhook" (Telegram calls us) or "polling" (we ask Telegram)
     handoff_max_wait_minutes: float
+    handoff_hours: str  # when agents work, e.g. "Mon-Fri 08:00-20:00; Sat 09:00-13:00"
+    handoff_timezone: str  # the IANA zone of those hours
+    agent_timeout_seconds: float  # a console page silent this long: its agent is offline
+    reply_timeout_minutes: float  # an agent silent this long on a waiting customer: requeued
+    auto_assign: bool  # the queue gives chats to the least-loaded online agent by itself
+
+    def __post_init__(self) -> None:
+        self.opening_hours  # noqa: B018  # a typo in the hours fails at start, not at 8 a.m.
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +134,11 @@ class Settings:
             telegram_api_url=env.get("TELEGRAM_API_URL") or "https://api.telegram.org",
             telegram_mode=_choice(env, "TELEGRAM_MODE", ("webhook", "polling"), "webhook"),
             handoff_max_wait_minutes=_float(env, "HANDOFF_MAX_WAIT_MINUTES", 15.0),
+            handoff_hours=env.get("HANDOFF_OPENING_HOURS") or "Mon-Sun 08:00-22:00",
+            handoff_timezone=env.get("HANDOFF_TIMEZONE") or "Europe/London",
+            agent_timeout_seconds=_float(env, "HANDOFF_AGENT_TIMEOUT_SECONDS", 90.0),
+            reply_timeout_minutes=_float(env, "HANDOFF_REPLY_TIMEOUT_MINUTES", 10.0),
+            auto_assign=_bool(env, "HANDOFF_AUTO_ASSIGN", False),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -149,6 +164,11 @@ class Settings:
             "TELEGRAM_API_URL": self.telegram_api_url,
             "TELEGRAM_MODE": self.telegram_mode,
             "HANDOFF_MAX_WAIT_MINUTES": repr(self.handoff_max_wait_minutes),
+            "HANDOFF_OPENING_HOURS": self.handoff_hours,
+            "HANDOFF_TIMEZONE": self.handoff_timezone,
+            "HANDOFF_AGENT_TIMEOUT_SECONDS": repr(self.agent_timeout_seconds),
+            "HANDOFF_REPLY_TIMEOUT_MINUTES": repr(self.reply_timeout_minutes),
+            "HANDOFF_AUTO_ASSIGN": "true" if self.auto_assign else "false",
         }
         for name, value in (("RASA_API_TOKEN", self.rasa_api_token),
                             ("SWITCHBOARD_API_TOKEN", self.api_token),
@@ -162,6 +182,10 @@ class Settings:
             if value:
                 env[name] = value
         return env
+
+    @property
+    def opening_hours(self) -> OpeningHours:
+        return parse_hours(self.handoff_hours, self.handoff_timezone)
 
     @property
     def effective_redis_url(self) -> str:

@@ -53,6 +53,7 @@ def test_model() -> Path:
 class RunningAssistant:
     settings: Settings
     log_dir: Path
+    stack: Stack
 
     @property
     def base_url(self) -> str:
@@ -103,6 +104,7 @@ class RunningAssistant:
 
 
 TELEGRAM_SECRET = "test-telegram-webhook-secret"
+ALWAYS_OPEN = "Mon-Sun 00:00-24:00"  # handoff tests run at any hour; out-of-hours sets its own
 
 
 @pytest.fixture(scope="session")
@@ -131,13 +133,14 @@ def assistant(
         "TELEGRAM_BOT_TOKEN": FAKE_BOT_TOKEN,
         "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
         "TELEGRAM_API_URL": fake_telegram.url,
+        "HANDOFF_OPENING_HOURS": ALWAYS_OPEN,
     }
     env.pop("DATABASE_URL", None)  # SQLite in the temporary data directory
     env.pop("REDIS_URL", None)  # always the project's own embedded redis-server
     settings = Settings.from_env(env)
     log_dir = data_dir / "logs"
-    with Stack(settings, test_model, log_dir=log_dir):
-        yield RunningAssistant(settings, log_dir)
+    with Stack(settings, test_model, log_dir=log_dir) as stack:
+        yield RunningAssistant(settings, log_dir, stack)
 
 
 @pytest.fixture
@@ -203,3 +206,21 @@ def redis_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     server.wait_ready()
     yield settings
     server.stop()
+
+
+@pytest.fixture
+def agents_online(assistant) -> list[str]:
+    """The demo agents, online now (as if their consoles were open): handoffs queue."""
+    from handoff import presence
+    from handoff.agents import DEMO_AGENTS
+
+    for agent_id, _, _, skills, capacity, _ in DEMO_AGENTS:
+        presence.set_status(assistant.redis(), agent_id, "online", skills, capacity)
+    return [agent[0] for agent in DEMO_AGENTS]
+
+
+@pytest.fixture
+def console(assistant, agents_online) -> str:
+    """The agent console's base URL, with the demo agents online."""
+    return f"http://127.0.0.1:{assistant.settings.console_port}/console"
+

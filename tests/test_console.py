@@ -41,9 +41,8 @@ def fetch(opener, url, form=None):
         return error.code, error.headers, error.read().decode()
 
 
-@pytest.fixture
-def console(assistant):
-    return f"http://127.0.0.1:{assistant.settings.console_port}/console"
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
 def log_in(console, agent="ana", password="kestrel-ana-demo"):
@@ -55,14 +54,36 @@ def log_in(console, agent="ana", password="kestrel-ana-demo"):
     return opener, status, headers
 
 
+CONSOLE_PAGES = ("/", "/api/snapshot", "/supervisor", "/chat/webchat%3Aabc")
+CONSOLE_FORMS = ("/take", "/pick", "/status", "/logout", "/chat/webchat%3Aabc/reply",
+                 "/chat/webchat%3Aabc/note", "/chat/webchat%3Aabc/transfer",
+                 "/chat/webchat%3Aabc/return", "/chat/webchat%3Aabc/close")
+
+
 def test_every_console_route_needs_a_login(console):
     opener, _ = browser()
-    for path in ("/", "/api/queue"):
-        status, headers, _ = fetch(opener, f"{console}{path}")
+    for path in CONSOLE_PAGES + CONSOLE_FORMS:
+        form = {} if path in CONSOLE_FORMS else None
+        status, headers, _ = fetch(opener, f"{console}{path}", form)
         assert status in (302, 401), path
         if status == 302:
-            assert headers["Location"].endswith("/console/login")
-    assert fetch(opener, f"{console}/logout", {})[0] == 302  # and out again: no harm
+            assert headers["Location"].endswith("/console/login"), path
+    assert fetch(opener, f"{console}/api/snapshot")[0] == 401  # the API answers JSON
+
+
+def test_the_live_socket_needs_a_login(console):
+    import asyncio
+
+    import websockets
+    from websockets.exceptions import InvalidStatusCode
+
+    async def connect():
+        async with websockets.connect(console.replace("http", "ws") + "/live"):
+            pass
+
+    with pytest.raises(InvalidStatusCode) as refused:
+        asyncio.run(connect())
+    assert refused.value.status_code == 401
 
 
 def test_login_needs_the_csrf_token_and_the_right_password(console):
@@ -74,7 +95,7 @@ def test_login_needs_the_csrf_token_and_the_right_password(console):
     opener, status, headers = log_in(console)
     assert status == 302 and headers["Location"] == "/console/"
     assert "HttpOnly" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
-    assert fetch(opener, f"{console}/api/queue")[0] == 200
+    assert fetch(opener, f"{console}/api/snapshot")[0] == 200
 
 
 def test_a_tampered_session_cookie_is_refused(console):
@@ -83,7 +104,7 @@ def test_a_tampered_session_cookie_is_refused(console):
     for cookie in jar.cookiejar:
         if cookie.name == "sb_session":
             cookie.value = cookie.value.replace(".", "x.", 1)
-    assert fetch(opener, f"{console}/api/queue")[0] == 401
+    assert fetch(opener, f"{console}/api/snapshot")[0] == 401
 
 
 def test_the_queue_shows_customer_text_escaped(assistant, console):
@@ -96,7 +117,7 @@ def test_the_queue_shows_customer_text_escaped(assistant, console):
     assert status == 200
     assert "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in page
     assert "<script>" not in page and "<img" not in page
-    _, _, data = fetch(opener, f"{console}/api/queue")
+    _, _, data = fetch(opener, f"{console}/api/snapshot")
     assert sender in data
 
 
@@ -221,7 +242,7 @@ def test_an_agent_transfers_a_chat_to_billing(assistant, console, fake_telegram)
     opener, _, _ = log_in(console, "tom", "kestrel-tom-demo")
     chat_url = f"{console}/chat/{parse.quote(sender, safe='')}"
     token = re.search(r'name="csrf" value="([^"]+)"', fetch(opener, chat_url)[2]).group(1)
-    assert fetch(opener, f"{chat_url}/transfer", {"csrf": token, "skill": "billing"})[0] == 302
+    assert fetch(opener, f"{chat_url}/transfer", {"csrf": token, "to": "skill:billing"})[0] == 302
     assert "passing you to a colleague" in texts_to(fake_telegram, chat_id, count=2)[-1]
     assert queue.waiting(assistant.redis(), "billing")[0] == sender
     assert fetch(opener, chat_url)[0] == 403  # no longer tom's

@@ -3,11 +3,12 @@ are kept for the agent and never reach Rasa; "cancel" returns the conversation t
 
 from __future__ import annotations
 
-from handoff import queue
+from handoff import inbox, queue
 
 
 def test_queued_messages_are_kept_for_the_agent_and_cancel_returns_to_the_bot(assistant,
-                                                                              sender):
+                                                                              sender,
+                                                                              agents_online):
     [queued] = assistant.texts(sender, "I want to speak to a real person")
     place = queue.position(assistant.redis(), sender)
     assert place and ("You're next" if place == 1 else f"number {place} in the queue") in queued
@@ -25,16 +26,14 @@ def test_queued_messages_are_kept_for_the_agent_and_cancel_returns_to_the_bot(as
     assert "Kestrel Mobile assistant" in assistant.texts(sender, "hi")[0]
 
 
-def test_a_conversation_with_an_agent_goes_to_that_agent_only(assistant, sender):
+def test_a_conversation_with_an_agent_goes_to_that_agent_only(assistant, sender, agents_online):
     assistant.texts(sender, "I want to speak to a real person")
     client = assistant.redis()
     assert queue.claim(client, "agent-7", sender, capacity=3)
-    console = client.pubsub()
-    console.subscribe("switchboard:console:agent-7")
-    console.get_message(timeout=1)  # the subscription confirmation
+    since = inbox.cursor(client, "agent-7")
     assert assistant.say(sender, "hello, is anyone there?") == []  # the bot stays quiet
-    message = console.get_message(timeout=5)
-    assert message and "hello, is anyone there?" in message["data"]
+    [[_, entries]] = client.xread({inbox.inbox_key("agent-7"): since}, block=5000)
+    assert "hello, is anyone there?" in entries[0][1]["data"]
     queue.return_to_bot(client, "agent-7", sender)
     import asyncio
 
@@ -43,14 +42,15 @@ def test_a_conversation_with_an_agent_goes_to_that_agent_only(assistant, sender)
     assert "Kestrel Mobile assistant" in assistant.texts(sender, "hi")[0]
 
 
-def test_a_wait_past_the_limit_expires_and_the_bot_takes_over(assistant, sender):
+def test_a_wait_past_the_limit_expires_and_the_bot_takes_over(assistant, sender, agents_online):
+    import asyncio
     import time
 
-    from handoff.expiry import EXPIRED_MESSAGE, expire_once
+    from handoff.worker import EXPIRED_MESSAGE, expire
 
     assistant.texts(sender, "I want to speak to a real person")
     later = time.time() + assistant.settings.handoff_max_wait_minutes * 60 + 60
-    assert expire_once(assistant.settings, now=later) >= 1
+    assert asyncio.run(expire(assistant.settings, later)) >= 1
     assert queue.owner(assistant.redis(), sender) == "bot"
     assert assistant.tracker(sender)["paused"] is False
     [contact] = assistant.contacts(sender)

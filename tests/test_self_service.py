@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from accounts.demo import DemoSubscriber, add_subscriber
 from accounts.models import Account, AccountDataPack, Complaint, VasSubscription
+from handoff import queue
 from switchboard.db import Database
 from switchboard.sms import OutboxGateway, outbox_path
 
@@ -104,7 +105,8 @@ def test_a_code_works_only_once(assistant, sender, subscriber):
     assert "isn't right" in texts(assistant, other, code)
 
 
-def test_lockout_after_five_failures_spans_conversations(assistant, sender, subscriber):
+def test_lockout_after_five_failures_spans_conversations(assistant, sender, subscriber,
+                                                        agents_online):
     first, second, third = sender, sender + "-2", sender + "-3"
     texts(assistant, first, "what's my balance")
     texts(assistant, first, local(subscriber.msisdn))
@@ -117,8 +119,10 @@ def test_lockout_after_five_failures_spans_conversations(assistant, sender, subs
     assert "1 try left" in texts(assistant, second, "222222")
     locked = assistant.say(second, "333333")
     said = "\n".join(m.get("text", "") for m in locked)
-    assert "locked" in said and "agents" in said
-    assert any(b["payload"] == "/request_human" for m in locked for b in m.get("buttons", []))
+    assert "locked" in said and "passing you to one of our agents" in said  # queued at once
+    handoff = queue.record(assistant.redis(), second)
+    assert (handoff.reason, handoff.priority) == ("verification_lockout", 2)
+    assert queue.cancel(assistant.redis(), second)
     # Even the right password does not get in now, from a third conversation.
     texts(assistant, third, "what's my balance")
     assert "locked" in texts(assistant, third, local(subscriber.msisdn))
@@ -212,14 +216,19 @@ def test_network_complaint_end_to_end(assistant, sender, subscriber, stack_db):
     assert row.due_at > row.created_at
 
 
-def test_billing_dispute_end_to_end_offers_a_human(assistant, sender, subscriber, stack_db):
+def test_billing_dispute_end_to_end_goes_to_the_billing_queue(assistant, sender, subscriber,
+                                                              stack_db, agents_online):
     verify_by_password(assistant, sender, subscriber, "I was overcharged on my bill")
     texts(assistant, sender, "There is a roaming charge but I never left the country")
     texts(assistant, sender, "October")
     replies = assistant.say(sender, "£12.50")
     answer = "\n".join(m.get("text", "") for m in replies)
     reference = re.search(r"CMP-\d{4}-\d{6}", answer).group(0)
-    assert any(b["payload"] == "/request_human" for m in replies for b in m.get("buttons", []))
+    assert "passing you to one of our agents" in answer
+    handoff = queue.record(assistant.redis(), sender)
+    assert (handoff.reason, handoff.skill, handoff.verified) == ("billing_dispute", "billing",
+                                                                 True)
+    assert queue.cancel(assistant.redis(), sender)
     with stack_db.reading() as session:
         row = session.scalars(select(Complaint).where(Complaint.reference == reference)).one()
     assert (row.category, row.disputed_pence, row.bill_period[-2:]) == ("billing", 1250, "10")
@@ -293,7 +302,8 @@ def test_nothing_about_someone_elses_number(assistant, sender, subscriber):
     assert "Go 30" in texts(assistant, sender, "what plan am I on")
 
 
-def test_a_repeated_complaint_within_30_days_offers_a_human(assistant, sender, subscriber):
+def test_a_repeated_complaint_within_30_days_goes_to_the_queue(assistant, sender, subscriber,
+                                                               agents_online):
     verify_by_password(assistant, sender, subscriber, "I want to make a complaint")
     texts(assistant, sender, '/inform{"complaint_category": "customer_service"}')
     first = assistant.say(sender, "The store in Leeds refused to swap my faulty SIM card")
@@ -303,5 +313,6 @@ def test_a_repeated_complaint_within_30_days_offers_a_human(assistant, sender, s
     texts(assistant, sender, '/inform{"complaint_category": "customer_service"}')
     second = assistant.say(sender, "Nobody called me back about the SIM swap as promised")
     said = "\n".join(m.get("text", "") for m in second)
-    assert "complaint number 2" in said
-    assert any(b.get("payload") == "/request_human" for m in second for b in m.get("buttons", []))
+    assert "complaint number 2" in said and "passing you to one of our agents" in said
+    assert queue.record(assistant.redis(), sender).reason == "repeated_complaint"
+    assert queue.cancel(assistant.redis(), sender)

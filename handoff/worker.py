@@ -1,0 +1,157 @@
+"""The queue's clock: what happens with time rather than with a message. Runs as a task of the
+console process, one sweep a second; every step is safe with several sweepers (each change is
+decided by an atomic Redis operation).
+
+- Waits past ``HANDOFF_MAX_WAIT_MINUTES`` end: the customer is told what happens next and is
+  back with the bot.
+- Agents whose console went quiet past ``HANDOFF_AGENT_TIMEOUT_SECONDS`` are offline: their
+  chats wait again at the front of the queue. So does a chat whose customer has waited past
+  ``HANDOFF_REPLY_TIMEOUT_MINUTES`` for an agent's reply.
+- With ``HANDOFF_AUTO_ASSIGN``, waiting chats go to the least-loaded online agent with the skill
+  and room.
+- Customers hear when their place in the queue moved up meaningfully.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import redis
+
+from contacts import events
+from handoff import customer, inbox, presence, queue, tracker
+from handoff.intake import wait_phrase
+from switchboard.log import conversation_ref, get_logger
+from switchboard.redis_client import async_redis_client, redis_client
+from switchboard.settings import Settings
+
+log = get_logger(__name__)
+
+EXPIRED_MESSAGE = ("Sorry, no agent became free in time. I've noted that you wanted to talk to "
+                   "someone: you can ask again later, call customer care on 150 (8:00-22:00), "
+                   "or carry on here with me.")
+REQUEUED_MESSAGE = ("Sorry, your agent had to step away. You're first in line for the next "
+                    "free agent.")
+
+
+async def sweep(settings: Settings, now: float | None = None) -> dict[str, int]:
+    """One pass of every step; returns how many conversations each step touched."""
+    now = now or time.time()
+    return {"expired": await expire(settings, now),
+            "requeued": await requeue_abandoned(settings, now),
+            "assigned": await auto_assign(settings) if settings.auto_assign else 0,
+            "told": await tell_positions(settings)}
+
+
+async def expire(settings: Settings, now: float) -> int:
+    expired = await asyncio.to_thread(queue.expire_waiting, redis_client(settings),
+                                      settings.handoff_max_wait_minutes * 60, now)
+    for handoff in expired:
+        log.info("handoff.expired", conversation=conversation_ref(handoff.sender_id))
+        await customer.tell(settings, handoff.sender_id, EXPIRED_MESSAGE)
+        await tracker.resume(handoff.sender_id, settings)
+        events.publish(redis_client(settings), {
+            "event": "slot", "sender_id": handoff.sender_id, "timestamp": now,
+            "name": events.CONTACT_RECORD_SLOT,
+            "value": {"kind": "operation", "category": "handoff_requested",
+                      "result": "failure", "detail": "expired"}})
+    return len(expired)
+
+
+async def requeue_abandoned(settings: Settings, now: float) -> int:
+    """Chats of agents gone offline, and chats an agent left unanswered too long."""
+    client = redis_client(settings)
+    moved = []
+    for agent_id in await asyncio.to_thread(presence.gone_silent, client,
+                                            settings.agent_timeout_seconds, now):
+        moved += await go_offline(settings, agent_id)
+    limit = settings.reply_timeout_minutes * 60
+    for sender_id, since in (await asyncio.to_thread(queue.unanswered_since, client)).items():
+        holder = await asyncio.to_thread(queue.owner, client, sender_id)
+        if now - since > limit and holder.startswith("agent:"):
+            moved += await _requeue(settings, holder.split(":", 1)[1], [sender_id])
+    return len(moved)
+
+
+async def go_offline(settings: Settings, agent_id: str) -> list[str]:
+    """The agent is offline (logged out, or silent): their chats wait again, at the front."""
+    client = redis_client(settings)
+    current = await asyncio.to_thread(presence.get, client, agent_id)
+    if current is not None:
+        await asyncio.to_thread(presence.set_status, client, agent_id, "offline",
+                                list(current.skills), current.capacity, current.seen)
+    chats = await asyncio.to_thread(queue.chats_of, client, agent_id)
+    return await _requeue(settings, agent_id, sorted(chats))
+
+
+async def _requeue(settings: Settings, agent_id: str, chats: list[str]) -> list[str]:
+    client = redis_client(settings)
+    for sender_id in chats:
+        await asyncio.to_thread(queue.requeue_front, client, agent_id, sender_id)
+        log.info("handoff.requeued", agent=agent_id, conversation=conversation_ref(sender_id))
+        await customer.tell(settings, sender_id, REQUEUED_MESSAGE)
+    return chats
+
+
+async def auto_assign(settings: Settings) -> int:
+    """Give each skill's waiting chats, best first, to the least-loaded online agent with room
+    (the claim is atomic: an agent taking a chat by hand at the same time is safe)."""
+    client, assigned = redis_client(settings), 0
+    for skill in queue.SKILLS:
+        for sender_id in await asyncio.to_thread(queue.waiting, client, skill):
+            here = await asyncio.to_thread(presence.available, client, skill,
+                                           settings.agent_timeout_seconds)
+            with_room = [p for p in here if p.free > 0]
+            if not with_room:
+                break
+            agent = with_room[0]
+            if await asyncio.to_thread(queue.claim, client, agent.agent_id, sender_id,
+                                       agent.capacity):
+                assigned += 1
+                await notify_agent(settings, agent.agent_id,
+                                   {"kind": "assigned", "sender_id": sender_id})
+    return assigned
+
+
+async def notify_agent(settings: Settings, agent_id: str, message: dict) -> None:
+    await inbox.post(async_redis_client(settings), agent_id, message)
+
+
+async def tell_positions(settings: Settings) -> int:
+    """Tell a waiting customer when they moved up: to next in line, or by a third of the
+    queue ahead of them (at least two places)."""
+    client, told = redis_client(settings), 0
+    for skill in queue.SKILLS:
+        line = await asyncio.to_thread(queue.waiting, client, skill)
+        for place, sender_id in enumerate(line, start=1):
+            before = await asyncio.to_thread(queue.told_position, client, sender_id)
+            if before is None or not _moved_enough(before, place):
+                continue
+            await asyncio.to_thread(queue.told_position, client, sender_id, place)
+            seats = sum(p.capacity for p in await asyncio.to_thread(
+                presence.available, client, skill, settings.agent_timeout_seconds))
+            wait = await asyncio.to_thread(queue.estimated_wait_seconds, client, place, seats)
+            text = ("You're next in the queue." if place == 1 else
+                    f"You've moved up: you're now number {place} in the queue,") + (
+                "" if place == 1 else f" about {wait_phrase(wait)} to go.")
+            await customer.tell(settings, sender_id, text)
+            told += 1
+    return told
+
+
+def _moved_enough(before: int, now: int) -> bool:
+    return now < before and (now == 1 or before - now >= max(2, before // 3))
+
+
+async def run(settings: Settings, every: float = 1.0) -> None:
+    """Sweep forever (cancelled when the console process stops); Redis outages are logged and
+    retried, never fatal."""
+    while True:
+        try:
+            await sweep(settings)
+        except redis.RedisError as exc:
+            log.warning("handoff.worker_unavailable", error=type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001  # keep sweeping; the next pass retries
+            log.error("handoff.worker_failed", error=type(exc).__name__)
+        await asyncio.sleep(every)
