@@ -199,6 +199,7 @@ class ContactRecorder:
         if not isinstance(record, Mapping) or contact is None:
             return  # the slot was reset (None) or nothing to attach to
         if record.get("kind") == "operation":
+            self._ownership(unit, contact, record)
             service.record_operation(
                 unit.session, contact, category=str(record.get("category")),
                 result=str(record.get("result")), reference=record.get("reference"),
@@ -207,6 +208,16 @@ class ContactRecorder:
             )
         elif record.get("kind") == "authentication":
             self._authentication(unit, contact, record)
+
+    def _ownership(self, unit: _Batch, contact: Contact, record: Mapping[str, Any]) -> None:
+        """The record mirrors who holds the conversation: an agent's pickup makes the contact
+        theirs (``with_agent``), a release makes it the bot's again (or queued)."""
+        if not contact.is_open:
+            return
+        if record.get("category") == "agent_pickup" and record.get("agent"):
+            service.set_agent(unit.session, contact, str(record["agent"]))
+        elif record.get("category") == "agent_release":
+            service.set_agent(unit.session, contact, None)
 
     def _authentication(self, unit: _Batch, contact: Contact, record: Mapping[str, Any]) -> None:
         """How the customer proved who they are; verified links them to their history."""

@@ -384,4 +384,5 @@ def _on_record(client: redis.Redis | redis.client.Pipeline, sender_id: str, cate
         "event": "slot", "sender_id": sender_id, "timestamp": time.time(),
         "name": events.CONTACT_RECORD_SLOT,
         "value": {"kind": "operation", "category": category, "result": "success",
+                  "agent": agent_id,
                   "detail": f"{agent_id}: {detail}" if detail else agent_id}})})

@@ -117,6 +117,8 @@ def test_telegram_customer_and_agent_in_a_browser(assistant, fake_telegram, agen
     expect(agent_page.locator("#transcript")).to_contain_text(MEANWHILE)
     assert MEANWHILE not in user_texts(assistant, sender)
     assert len(fake_telegram.sent_to(chat_id, wait=1.0, count=3)) == 2  # and no bot reply
+    [contact] = assistant.contacts(sender)  # the record mirrors the owner
+    assert (contact["status"], contact["agent_id"]) == ("with_agent", "tom")
 
     agent_page.click("button:has-text('Return to the bot')")
     assert "back with the Kestrel Mobile" in texts_to(fake_telegram, chat_id, count=3)[-1]
@@ -125,6 +127,10 @@ def test_telegram_customer_and_agent_in_a_browser(assistant, fake_telegram, agen
     [contact] = assistant.contacts(sender)
     authors = [t["author"] for t in contact["touches"]]
     assert "agent" in authors and contact["agent_id"] == "tom"
+    assert contact["status"] == "open"  # the bot's again
+    handling = [o["category"] for o in contact["operations"]
+                if o["category"].startswith("agent_")]
+    assert handling == ["agent_pickup", "agent_release"]
     assert re.search(r"roaming", " ".join(t["text"] for t in contact["touches"]))
 
 
