@@ -213,8 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     webhook.set_defaults(func=cmd_telegram_webhook)
 
     from contacts.cli import add_commands as add_contacts_commands
+    from operations.capacity_cli import add_commands as add_capacity_commands
 
     add_contacts_commands(commands)
+    add_capacity_commands(commands)
     return parser
 
 
