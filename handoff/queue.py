@@ -103,6 +103,14 @@ def record(client: redis.Redis, sender_id: str) -> Handoff | None:
     return Handoff.from_json(raw) if raw else None
 
 
+def records(client: redis.Redis, sender_ids: list[str]) -> list[Handoff | None]:
+    """Many handoff records in one round trip."""
+    if not sender_ids:
+        return []
+    raws = client.mget([_record_key(sender) for sender in sender_ids])
+    return [Handoff.from_json(raw) if raw else None for raw in raws]
+
+
 def position(client: redis.Redis, sender_id: str) -> int | None:
     """1 for the next to be taken; None when not waiting."""
     handoff = record(client, sender_id)
@@ -112,9 +120,13 @@ def position(client: redis.Redis, sender_id: str) -> int | None:
     return None if rank is None else rank + 1
 
 
-def waiting(client: redis.Redis, skill: str) -> list[str]:
-    """The skill's queue, next first."""
-    return list(client.zrange(_queue_key(skill), 0, -1))
+def waiting(client: redis.Redis, skill: str, limit: int | None = None) -> list[str]:
+    """The skill's queue, next first (the first ``limit`` only, if given)."""
+    return list(client.zrange(_queue_key(skill), 0, -1 if limit is None else limit - 1))
+
+
+def waiting_count(client: redis.Redis, skill: str) -> int:
+    return client.zcard(_queue_key(skill))
 
 
 # Take the best waiting conversation among the agent's skills, if the agent has room.
@@ -318,6 +330,13 @@ def told_position(client: redis.Redis, sender_id: str, place: int | None = None)
     return int(told) if told else None
 
 
+def told_positions(client: redis.Redis, sender_ids: list[str]) -> list[int | None]:
+    """The positions these customers last heard, in one round trip."""
+    if not sender_ids:
+        return []
+    return [int(told) if told else None for told in client.hmget(_TOLD, sender_ids)]
+
+
 def recent_handle_seconds(client: redis.Redis) -> float:
     """The mean handle time of the last chats agents finished (a default before any)."""
     recent = [float(x) for x in client.lrange(_HANDLE_TIMES, 0, -1)]
@@ -334,11 +353,29 @@ def queue_stats(client: redis.Redis, now: float) -> dict[str, dict[str, float]]:
     """Per skill: how many wait and how long the longest has waited (seconds)."""
     stats = {}
     for skill in SKILLS:
-        ids = waiting(client, skill)
-        records = [record(client, sender) for sender in ids]
-        oldest = min((r.enqueued_at for r in records if r), default=now)
-        stats[skill] = {"waiting": len(ids), "longest_wait": round(now - oldest)}
+        oldest = oldest_enqueued(client, skill)
+        stats[skill] = {"waiting": waiting_count(client, skill),
+                        "longest_wait": round(now - oldest) if oldest else 0}
     return stats
+
+
+def oldest_enqueued(client: redis.Redis, skill: str) -> float | None:
+    """When the longest-waiting conversation of the skill arrived, without reading the whole
+    queue: a score is its priority band plus its arrival in ms, so in each band the oldest is
+    the first entry above the band's base, or one of those requeued at the very front (score
+    = the base), whose records keep their first arrival."""
+    bands = [(MAX_PRIORITY - p) * 1e13 for p in range(MAX_PRIORITY + 1)]
+    pipe = client.pipeline(transaction=False)
+    for base in bands:
+        pipe.zrangebyscore(_queue_key(skill), f"({base}", base + 1e13 - 1, start=0, num=1,
+                           withscores=True)
+        pipe.zrangebyscore(_queue_key(skill), base, base)
+    answers = pipe.execute()
+    arrivals = [(score - base) / 1000 for base, first in zip(bands, answers[::2], strict=True)
+                for _, score in first]
+    fronts = [sender for front in answers[1::2] for sender in front]
+    arrivals += [r.enqueued_at for r in records(client, fronts) if r]
+    return min(arrivals, default=None)
 
 
 # States where the bot waits for one particular answer instead of talking: a message to leave

@@ -97,21 +97,25 @@ async def _requeue(settings: Settings, agent_id: str, chats: list[str]) -> list[
 async def auto_assign(settings: Settings) -> int:
     """Give each skill's waiting chats, best first, to the least-loaded online agent with room
     (the claim is atomic: an agent taking a chat by hand at the same time is safe)."""
-    client, assigned = redis_client(settings), 0
+    given = await asyncio.to_thread(_assign_waiting, redis_client(settings),
+                                    settings.agent_timeout_seconds)
+    for agent_id, sender_id in given:
+        await notify_agent(settings, agent_id, {"kind": "assigned", "sender_id": sender_id})
+    return len(given)
+
+
+def _assign_waiting(client: redis.Redis, agent_timeout: float) -> list[tuple[str, str]]:
+    given = []
     for skill in queue.SKILLS:
-        for sender_id in await asyncio.to_thread(queue.waiting, client, skill):
-            here = await asyncio.to_thread(presence.available, client, skill,
-                                           settings.agent_timeout_seconds)
-            with_room = [p for p in here if p.free > 0]
+        for sender_id in queue.waiting(client, skill):
+            with_room = [p for p in presence.available(client, skill, agent_timeout)
+                         if p.free > 0]
             if not with_room:
                 break
             agent = with_room[0]
-            if await asyncio.to_thread(queue.claim, client, agent.agent_id, sender_id,
-                                       agent.capacity):
-                assigned += 1
-                await notify_agent(settings, agent.agent_id,
-                                   {"kind": "assigned", "sender_id": sender_id})
-    return assigned
+            if queue.claim(client, agent.agent_id, sender_id, agent.capacity):
+                given.append((agent.agent_id, sender_id))
+    return given
 
 
 async def notify_agent(settings: Settings, agent_id: str, message: dict) -> None:
@@ -121,23 +125,31 @@ async def notify_agent(settings: Settings, agent_id: str, message: dict) -> None
 async def tell_positions(settings: Settings) -> int:
     """Tell a waiting customer when they moved up: to next in line, or by a third of the
     queue ahead of them (at least two places)."""
-    client, told = redis_client(settings), 0
+    updates = await asyncio.to_thread(_position_updates, redis_client(settings),
+                                      settings.agent_timeout_seconds)
+    for sender_id, text in updates:
+        await customer.tell(settings, sender_id, text)
+    return len(updates)
+
+
+def _position_updates(client: redis.Redis, agent_timeout: float) -> list[tuple[str, str]]:
+    """Who should hear their new place, and what (remembered as told)."""
+    updates = []
     for skill in queue.SKILLS:
-        line = await asyncio.to_thread(queue.waiting, client, skill)
-        for place, sender_id in enumerate(line, start=1):
-            before = await asyncio.to_thread(queue.told_position, client, sender_id)
+        line = queue.waiting(client, skill)
+        seats = None
+        for place, (sender_id, before) in enumerate(
+                zip(line, queue.told_positions(client, line), strict=True), start=1):
             if before is None or not _moved_enough(before, place):
                 continue
-            await asyncio.to_thread(queue.told_position, client, sender_id, place)
-            seats = sum(p.capacity for p in await asyncio.to_thread(
-                presence.available, client, skill, settings.agent_timeout_seconds))
-            wait = await asyncio.to_thread(queue.estimated_wait_seconds, client, place, seats)
-            text = ("You're next in the queue." if place == 1 else
-                    f"You've moved up: you're now number {place} in the queue,") + (
-                "" if place == 1 else f" about {wait_phrase(wait)} to go.")
-            await customer.tell(settings, sender_id, text)
-            told += 1
-    return told
+            if seats is None:
+                seats = sum(p.capacity for p in presence.available(client, skill, agent_timeout))
+            queue.told_position(client, sender_id, place)
+            wait = queue.estimated_wait_seconds(client, place, seats)
+            updates.append((sender_id, "You're next in the queue." if place == 1 else
+                            f"You've moved up: you're now number {place} in the queue, about "
+                            f"{wait_phrase(wait)} to go."))
+    return updates
 
 
 def _moved_enough(before: int, now: int) -> bool:

@@ -103,3 +103,16 @@ def test_transfer_moves_a_chat_to_the_front_of_another_skill(client):
     assert queue.chats_of(client, "tom") == set()
     with pytest.raises(ValueError):
         queue.transfer(client, "tom", "chat", "cooking")
+
+
+def test_the_longest_wait_is_found_in_any_band_and_among_requeued_chats(client):
+    now = time.time()
+    assert queue.queue_stats(client, now)["billing"] == {"waiting": 0, "longest_wait": 0}
+    waiting_one(client, "urgent-new", "billing", priority=5, at=now - 10)
+    waiting_one(client, "low-old", "billing", priority=0, at=now - 300)  # at the back
+    assert queue.queue_stats(client, now)["billing"] == {"waiting": 2, "longest_wait": 300}
+    waiting_one(client, "requeued", "billing", priority=1, at=now - 900)
+    assert queue.claim(client, "ana", "requeued", capacity=3)
+    queue.requeue_front(client, "ana", "requeued")  # at the front, its first arrival kept
+    assert queue.waiting(client, "billing")[1] == "requeued"
+    assert queue.queue_stats(client, now)["billing"] == {"waiting": 3, "longest_wait": 900}

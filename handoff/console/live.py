@@ -24,6 +24,7 @@ from handoff.console.auth import current_agent, in_thread
 from switchboard.redis_client import async_redis_client, redis_client
 
 REFRESH_SECONDS = 5.0
+ROWS_PER_SKILL = 50  # a console lists the next 50 of each skill; the counts cover the rest
 
 
 def snapshot(agent_id: str, agent_timeout: float) -> dict[str, Any]:
@@ -31,8 +32,8 @@ def snapshot(agent_id: str, agent_timeout: float) -> dict[str, Any]:
     client, now = redis_client(), time.time()
     rows = []
     for skill in queue.SKILLS:
-        for sender_id in queue.waiting(client, skill):
-            handoff = queue.record(client, sender_id)
+        shown = queue.waiting(client, skill, limit=ROWS_PER_SKILL)
+        for sender_id, handoff in zip(shown, queue.records(client, shown), strict=True):
             if handoff is None:
                 continue
             said = [t["text"] for t in handoff.transcript if t.get("from") == "customer"]
@@ -96,7 +97,8 @@ async def _heartbeats(ws, agent_id: str) -> None:
 async def _snapshots(ws, agent_id: str, agent_timeout: float) -> None:
     """A snapshot now, then after every queue or presence event (or every few seconds)."""
     client = async_redis_client()
-    last = "$"
+    newest = await client.xrevrange(queue.EVENTS, count=1)
+    last = newest[0][0] if newest else "0-0"  # before the snapshot: no event slips between
     while True:
         await ws.send(json.dumps(await in_thread(snapshot, agent_id, agent_timeout)))
         answer = await client.xread({queue.EVENTS: last}, block=int(REFRESH_SECONDS * 1000),
