@@ -246,3 +246,37 @@ def test_an_agent_transfers_a_chat_to_billing(assistant, console, fake_telegram)
     assert "passing you to a colleague" in texts_to(fake_telegram, chat_id, count=2)[-1]
     assert queue.waiting(assistant.redis(), "billing")[0] == sender
     assert fetch(opener, chat_url)[0] == 403  # no longer tom's
+
+
+def test_the_supervisor_view_is_for_supervisors_and_shows_queues_and_agents(assistant,
+                                                                             console):
+    sender = f"sup-{uuid.uuid4().hex[:8]}"
+    queue.enqueue(assistant.redis(), Handoff(sender, "sms", "complaints", "repeated_complaint",
+                                             enqueued_at=time.time() - 185))
+    tom, _, _ = log_in(console, "tom", "kestrel-tom-demo")
+    assert fetch(tom, f"{console}/supervisor")[0] == 403
+    sam, _, _ = log_in(console, "sam", "kestrel-sam-demo")
+    status, _, page = fetch(sam, f"{console}/supervisor")
+    assert status == 200
+    complaints = re.search(r"<tr><td>complaints</td><td>(\d+)</td><td>(\d+) min", page)
+    assert int(complaints.group(1)) >= 1 and int(complaints.group(2)) >= 3
+    assert re.search(r"<tr><td>tom</td><td>online</td><td>\d+/3</td>", page)
+    assert queue.cancel(assistant.redis(), sender)
+
+
+def test_an_agent_sets_away_and_logs_out_to_offline(assistant, console):
+    from handoff import presence
+
+    opener, _, _ = log_in(console)
+    token = csrf_of(fetch(opener, f"{console}/")[2])
+    assert fetch(opener, f"{console}/status", {"csrf": token, "status": "away"})[0] == 302
+    assert presence.get(assistant.redis(), "ana").status == "away"
+    assert fetch(opener, f"{console}/status", {"csrf": token, "status": "asleep"})[0] == 400
+    sender = f"held-{uuid.uuid4().hex[:8]}"
+    queue.enqueue(assistant.redis(), Handoff(sender, "rest", "billing", "requested"))
+    assert queue.claim(assistant.redis(), "ana", sender, capacity=10)
+    assert fetch(opener, f"{console}/logout", {"csrf": token})[0] == 302
+    assert presence.get(assistant.redis(), "ana").status == "offline"
+    assert queue.owner(assistant.redis(), sender) == "queued"  # back in line for others
+    assert fetch(opener, f"{console}/")[0] == 302  # and logged out
+    assert queue.cancel(assistant.redis(), sender)

@@ -137,7 +137,9 @@ async def logout(request: Request) -> HTTPResponse:
         return response.text("The form expired: reload the page.", status=403)
     await go_offline(request.app.ctx.settings, current_agent(request))
     reply = response.redirect("/console/login")
-    del reply.cookies[SESSION_COOKIE]
+    reply.cookies[SESSION_COOKIE] = ""  # expired at once, on the path it was set for
+    reply.cookies[SESSION_COOKIE]["max-age"] = 0
+    _protect(reply, SESSION_COOKIE)
     return reply
 
 
