@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -138,7 +137,9 @@ def _plan(args: argparse.Namespace) -> str:
                                 answer_seconds=answer, shrinkage=args.shrinkage,
                                 max_occupancy=args.max_occupancy)
     if args.heatmap:
-        Path(args.heatmap).write_bytes(heatmap_png(plan))
+        from operations.charts import plan_heatmap_png
+
+        Path(args.heatmap).write_bytes(plan_heatmap_png(plan.grid(), planning.DAYS))
     return plan_table(plan, len(arrivals), args.heatmap)
 
 
@@ -154,26 +155,6 @@ def plan_table(plan: planning.WeeklyPlan, handoffs: int, heatmap: str | None) ->
     if heatmap:
         lines.append(f"Heat map: {heatmap}")
     return "\n".join(lines)
-
-
-def heatmap_png(plan: planning.WeeklyPlan) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    grid = plan.grid()
-    figure, axes = pyplot.subplots(figsize=(10, 4.5))
-    image = axes.imshow([[grid[d][h] for d in range(7)] for h in range(24)], aspect="auto",
-                        cmap="YlOrRd")
-    axes.set_xticks(range(7), labels=planning.DAYS)
-    axes.set_yticks(range(0, 24, 2), labels=[f"{h:02d}:00" for h in range(0, 24, 2)])
-    axes.set_title("Scheduled agents per hour (UTC)")
-    figure.colorbar(image, ax=axes, label="agents")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
-    pyplot.close(figure)
-    return buffer.getvalue()
 
 
 def _forecast(args: argparse.Namespace) -> str:

@@ -215,8 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     from contacts.cli import add_commands as add_contacts_commands
     from operations.capacity_cli import add_commands as add_capacity_commands
     from operations.nlu_review_cli import add_commands as add_review_commands
+    from operations.report_cli import add_commands as add_report_commands
 
     add_contacts_commands(commands)
+    add_report_commands(commands)
     add_capacity_commands(commands)
     nlu = commands.add_parser("nlu", help="the intent review loop: nlu review --since / --apply")
     add_review_commands(nlu.add_subparsers(dest="nlu_command", required=True))

@@ -87,3 +87,43 @@ def test_bad_figures_are_one_line_not_a_traceback(capsys):
     assert main(["capacity", "forecast", "--subscribers", "1000", "--contacts-per-subscriber",
                  "1", "--human-share", "0.5"]) == 2
     assert "--growth" in capsys.readouterr().err
+
+
+def generated_month(db) -> None:
+    """Four weeks of contacts: every Monday 10:00-11:00, 200 customers handed to agents who
+    each take 180 s (the worked example's load); a few quiet handoffs on Wednesday afternoons."""
+    from contacts import service
+
+    with db.transaction() as session:
+        for week in range(4):
+            for n, hour, count in ((0, 10, 200), (2, 15, 3)):
+                start = MONDAY + timedelta(weeks=week, days=n, hours=hour)
+                for i in range(count):
+                    at = start + timedelta(seconds=3600 * i / count)
+                    contact = service.begin_contact(session, channel="webchat",
+                                                    external_id=f"m{week}-{n}-{i}", at=at)
+                    service.record_operation(session, contact, category="handoff_requested",
+                                             result="success", detail="requested", at=at)
+                    picked = at + timedelta(seconds=15)
+                    for category, moment in (("agent_pickup", picked),
+                                             ("agent_release", picked + timedelta(seconds=180))):
+                        service.record_operation(session, contact, category=category,
+                                                 result="success", detail="tom", at=moment)
+
+
+def test_the_plan_from_a_generated_month_of_contacts(db, tmp_path, monkeypatch, capsys):
+    generated_month(db)
+    monkeypatch.setenv("DATABASE_URL", db.url)
+    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(tmp_path))
+    heatmap = tmp_path / "plan.png"
+    assert main(["capacity", "plan", "--from-contacts", "--since", "2026-11-02",
+                 "--until", "2026-11-30", "--target", "80/20s", "--shrinkage", "0.3",
+                 "--heatmap", str(heatmap)]) == 0
+    out = capsys.readouterr().out
+    assert "812 handoffs over 4.0 weeks; handle time 180 s measured" in out
+    rows = {line[:2]: line.split()[1:] for line in out.splitlines()
+            if line[:2].isdigit() and line[2:5] == "   "}
+    assert len(rows) == 24
+    assert rows["10"] == ["20", "0", "0", "0", "0", "0", "0"]  # Monday 10:00: 14 -> 20 sched.
+    assert rows["15"] == ["0", "0", "2", "0", "0", "0", "0"]  # 3 an hour: 1 agent -> 2
+    assert heatmap.read_bytes()[:4] == b"\x89PNG" and heatmap.stat().st_size > 5000

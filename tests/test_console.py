@@ -280,3 +280,28 @@ def test_an_agent_sets_away_and_logs_out_to_offline(assistant, console):
     assert queue.owner(assistant.redis(), sender) == "queued"  # back in line for others
     assert fetch(opener, f"{console}/")[0] == 302  # and logged out
     assert queue.cancel(assistant.redis(), sender)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                    reason="Debian's chromium is not installed (make test installs it)")
+def test_the_supervisor_page_shows_the_report_charts_in_a_browser(assistant, console):
+    from playwright.sync_api import expect, sync_playwright
+
+    assistant.texts(f"report-{uuid.uuid4().hex[:8]}", "hi")  # at least one contact this week
+    tom, _, _ = log_in(console, "tom", "kestrel-tom-demo")
+    assert fetch(tom, f"{console}/supervisor/chart/handoff-rate.png")[0] == 403
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=["--no-sandbox"])
+        page = chromium.new_page()
+        page.goto(f"{console}/login")
+        page.fill("input[name=agent]", "sam")
+        page.fill("input[name=password]", "kestrel-sam-demo")
+        page.click("button:has-text('Log in')")
+        page.click("a:has-text('Supervisor view')")
+        expect(page.locator("#report")).to_contain_text("contacts")
+        expect(page.locator("#charts img")).to_have_count(3)
+        page.wait_for_function("Array.from(document.querySelectorAll('#charts img'))"
+                               ".every(i => i.complete && i.naturalWidth >= 600)")
+        expect(page.locator("#agents")).to_contain_text("sam")
+        chromium.close()

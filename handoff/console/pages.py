@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import urllib.parse
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sanic import Request, response
@@ -26,6 +27,8 @@ from handoff.console.auth import (
 from handoff.console.html import escape, page
 from handoff.console.live import snapshot
 from handoff.queue import Handoff
+from operations.report_cli import text_lines
+from operations.reports import Report, build_report
 from switchboard.redis_client import redis_client
 
 
@@ -178,13 +181,55 @@ async def supervisor(request: Request) -> HTTPResponse:
     agents = "".join(f"<tr><td>{escape(a['agent_id'])}</td><td>{escape(a['status'])}</td>"
                      f"<td>{a['load']}/{a['capacity']}</td><td>{escape(', '.join(a['skills']))}"
                      f"</td></tr>" for a in state["agents"])
+    days = _report_days(request)
+    report = "\n".join(text_lines(await in_thread(_report, request.app, days)))
+    charts = "".join(f'<img src="/console/supervisor/chart/{name}.png?days={days}" '
+                     f'alt="{escape(title)}" class="chart">' for name, title in CHARTS.items())
+    periods = " ".join(f'<a href="?days={n}">{label}</a>' for n, label in
+                       ((1, "today"), (7, "7 days"), (30, "30 days")))
     return response.html(page("Supervisor", f"""
 <nav><a href="/console/">← Queue</a></nav>
 <h2>Queues</h2><table id="skills"><thead><tr><th>Skill</th><th>Waiting</th>
 <th>Longest wait</th></tr></thead><tbody>{skills}</tbody></table>
 <h2>Agents</h2><table id="agents"><thead><tr><th>Agent</th><th>Status</th><th>Load</th>
 <th>Skills</th></tr></thead><tbody>{agents}</tbody></table>
-<p class="updated">As of {time.strftime('%H:%M:%S')}</p>""", data='data-page="supervisor"'))
+<p class="updated">As of {time.strftime('%H:%M:%S')}</p>
+<h2>Service report, last {days} day(s)</h2><p>{periods}</p>
+<div id="charts">{charts}</div>
+<pre id="report">{escape(report)}</pre>""", data='data-page="supervisor"'))
+
+
+# The supervisor's charts (operations/charts.py), by the name in their URL.
+CHARTS = {"volume-by-hour": "Contacts by hour of day",
+          "handoff-rate": "Handoff rate by day",
+          "speed-of-answer": "Speed of answer distribution"}
+
+
+@blueprint.get("/supervisor/chart/<filename>")
+async def supervisor_chart(request: Request, filename: str) -> HTTPResponse:
+    from operations import charts
+
+    agent = await agent_record(request)
+    if not agent.supervisor:
+        return response.text("The supervisor view is for supervisors.", status=403)
+    draw = {"volume-by-hour": charts.volume_by_hour_png, "handoff-rate": charts.handoff_rate_png,
+            "speed-of-answer": charts.speed_of_answer_png}.get(filename.removesuffix(".png"))
+    if draw is None:
+        return response.text("No such chart.", status=404)
+    report = await in_thread(_report, request.app, _report_days(request))
+    return response.raw(await in_thread(draw, report), content_type="image/png",
+                        headers={"Cache-Control": "no-store"})
+
+
+def _report_days(request: Request) -> int:
+    given = request.args.get("days") or "7"
+    return min(max(int(given), 1), 90) if given.isdigit() else 7
+
+
+def _report(app: Any, days: int) -> Report:
+    until = datetime.utcnow()
+    with app.ctx.db.reading() as session:
+        return build_report(session, until - timedelta(days=days), until)
 
 
 async def owns(request: Request, sender_id: str) -> bool:
