@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import signal
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
@@ -106,7 +105,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `... | head` ends quietly
     db = database()
     migrate.upgrade(db)
     try:

@@ -11,7 +11,6 @@ import argparse
 import csv
 import io
 import json
-import signal
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -45,7 +44,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `... | head` ends quietly
     try:
         db = database()
         migrate.upgrade(db)

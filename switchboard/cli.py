@@ -151,7 +151,13 @@ def _banner(settings: Settings) -> str:
         "Switchboard is up.",
         f"  REST webhook: POST http://localhost:{settings.rasa_port}/webhooks/rest/webhook"
         ' {"sender": "me", "message": "hi"}',
+        f"  Web chat: http://localhost:{settings.rasa_port}/webhooks/webchat/",
         "  Terminal chat: make shell (in a second terminal)",
+        f"  Agent console: http://localhost:{settings.console_port}/console/" + (
+            " (demo agents: tom / kestrel-tom-demo, ana / kestrel-ana-demo,"
+            " sam / kestrel-sam-demo, supervisor)" if settings.demo_data else ""),
+        f"  Agents work {settings.handoff_hours} ({settings.handoff_timezone}); outside those"
+        " hours, or with nobody logged in, customers can leave a message",
         f"  Contacts API: http://localhost:{settings.console_port}/api/contacts"
         f" (Authorization: Bearer <token from {token_source}>)",
         "  Contact records in the terminal: .venv/bin/switchboard contacts --help",
@@ -231,5 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
+def entry_point() -> int:
+    """The `switchboard` command: `... | head` ends quietly instead of with a broken-pipe
+    traceback (set here, not in ``main``: tests call ``main`` inside their own process)."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry_point())

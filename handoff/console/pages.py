@@ -106,8 +106,7 @@ async def chat(request: Request, sender_id: str) -> HTTPResponse:
     skills = "".join(f'<option value="skill:{s}">{s} queue</option>' for s in queue.SKILLS)
     colleagues = "".join(
         f'<option value="agent:{escape(p.agent_id)}">{escape(p.agent_id)} ({p.load}/'
-        f"{p.capacity})</option>" for p in await in_thread(presence.everyone, redis_client())
-        if p.agent_id != current_agent(request) and p.status == "online" and p.free)
+        f"{p.capacity})</option>" for p in await _colleagues_with_room(request))
     canned = "".join(f'<option value="{escape(key)}" data-text="{escape(text)}">'
                      f"{escape(key.replace('_', ' '))}</option>"
                      for key, text in canned_answers().items())
@@ -136,6 +135,14 @@ async def chat(request: Request, sender_id: str) -> HTTPResponse:
 <th>Reference</th></tr></thead><tbody>{history}</tbody></table>
 </aside></div>""", data=f'data-page="chat" data-sender="{escape(sender_id)}" '
                                            f'data-cursor="{escape(cursor)}"'))
+
+
+async def _colleagues_with_room(request: Request) -> list[presence.Presence]:
+    """Other agents online now with a free seat: whom a chat can be transferred to."""
+    everyone = await in_thread(presence.everyone, redis_client())
+    timeout, now = request.app.ctx.settings.agent_timeout_seconds, time.time()
+    return [p for p in everyone if p.agent_id != current_agent(request) and p.free
+            and p.effective_status(now, timeout) == "online"]
 
 
 def _chat_view(app: Any, sender_id: str, handoff: Handoff | None) -> ChatView:
