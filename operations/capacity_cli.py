@@ -16,6 +16,7 @@ from typing import Any
 
 from operations import capacity, planning
 from operations.capacity import Staffing, parse_duration, parse_target
+from switchboard.settings import PROJECT_ROOT
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -43,7 +44,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("--since", required=True, help="date or ISO time (UTC)")
     plan.add_argument("--until", help="date or ISO time (UTC); default now")
     plan.add_argument("--channel", help="only contacts of this channel")
-    plan.add_argument("--heatmap", help="write the PNG heat map here")
+    plan.add_argument("--heatmap", help="where to write the PNG heat map (default: "
+                                        "reports/capacity/plan-SINCE-UNTIL.png)")
     _targets(plan)
     plan.set_defaults(func=_run(_plan))
 
@@ -136,14 +138,16 @@ def _plan(args: argparse.Namespace) -> str:
     plan = planning.weekly_plan(arrivals, handles, since, until, target=level,
                                 answer_seconds=answer, shrinkage=args.shrinkage,
                                 max_occupancy=args.max_occupancy)
-    if args.heatmap:
-        from operations.charts import plan_heatmap_png
+    from operations.charts import plan_heatmap_png
 
-        Path(args.heatmap).write_bytes(plan_heatmap_png(plan.grid(), planning.DAYS))
-    return plan_table(plan, len(arrivals), args.heatmap)
+    heatmap = Path(args.heatmap or PROJECT_ROOT / "reports" / "capacity" /
+                   f"plan-{since:%Y%m%d}-{until:%Y%m%d}.png")
+    heatmap.parent.mkdir(parents=True, exist_ok=True)
+    heatmap.write_bytes(plan_heatmap_png(plan.grid(), planning.DAYS))
+    return plan_table(plan, len(arrivals), str(heatmap))
 
 
-def plan_table(plan: planning.WeeklyPlan, handoffs: int, heatmap: str | None) -> str:
+def plan_table(plan: planning.WeeklyPlan, handoffs: int, heatmap: str) -> str:
     aht = (f"{plan.aht_seconds:.0f} s measured" if plan.aht_measured
            else f"{plan.aht_seconds:.0f} s (default: no finished agent chats measured)")
     lines = [f"{handoffs} handoffs over {plan.weeks:.1f} weeks; handle time {aht}.",
@@ -152,8 +156,7 @@ def plan_table(plan: planning.WeeklyPlan, handoffs: int, heatmap: str | None) ->
     grid = plan.grid()
     for hour in range(24):
         lines.append(f"{hour:02d}   " + " ".join(f"{grid[d][hour]:>4}" for d in range(7)))
-    if heatmap:
-        lines.append(f"Heat map: {heatmap}")
+    lines.append(f"Heat map: {heatmap}")
     return "\n".join(lines)
 
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from operations import capacity
+from operations.reports import WEEKDAYS
 
-DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DAYS = WEEKDAYS
 DAYS_PER_MONTH = 30.4
 HOUR = 3600.0
 

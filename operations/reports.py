@@ -25,7 +25,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from contacts.models import Contact, ContactOperation, ContactTouch
+from contacts.models import OPEN_STATUSES, Contact, ContactOperation, ContactTouch
 from contacts.service import as_utc
 
 HANDOFF = "handoff_requested"
@@ -38,7 +38,6 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # Speed-of-answer buckets: (label, upper bound in seconds, inclusive).
 WAIT_BUCKETS = (("0-20 s", 20.0), ("20-60 s", 60.0), ("1-2 min", 120.0), ("2-5 min", 300.0),
                 ("5-10 min", 600.0), (">10 min", float("inf")))
-OPEN_STATUSES = ("open", "with_agent")
 
 
 class ReportError(ValueError):
