@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import DateFormatter, DayLocator, date2num
 from matplotlib.figure import Figure
 
 from operations.reports import Report
@@ -39,6 +40,10 @@ def handoff_rate_png(report: Report) -> bytes:
     rates = [math.nan if day.handoff_rate is None else 100 * day.handoff_rate
              for day in report.daily]
     axes.plot(days, rates, marker="o", color=COLOR)
+    if days:  # the period's days, whatever matplotlib would pick around a few points
+        axes.set_xlim(date2num(days[0]) - 0.5, date2num(days[-1]) + 0.5)
+        axes.xaxis.set_major_locator(DayLocator(interval=max(1, len(days) // 10)))
+        axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
     axes.set_ylim(0, 100)
     axes.set_ylabel("handed off (% of contacts)")
     axes.set_title(f"Handoff rate per day\n{_period(report)}")
