@@ -70,9 +70,12 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
     log.info("handoff.queued" if intake.queued else "handoff.callback_offered", reason=reason,
              skill=skill, conversation=conversation)
     dispatcher.utter_message(text=intake.message)
+    if not intake.queued:  # a callback offer: the gateway takes the one message that answers
+        # it; the tracker stays live so a lapsed offer leaves a working bot behind
+        return [operation_record("handoff_requested", "pending", detail=reason)]
     # The tracker says what is true: the bot is out of this conversation until it returns.
-    return [operation_record("handoff_requested", "success" if intake.queued else "pending",
-                             detail=reason), ConversationPaused()]
+    return [operation_record("handoff_requested", "success", detail=reason),
+            ConversationPaused()]
 
 
 class ActionRequestHuman(Action):

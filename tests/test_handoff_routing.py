@@ -57,6 +57,7 @@ def test_with_nobody_online_the_message_left_becomes_a_callback_request(assistan
     assistant.redis().delete("switchboard:handoff:presence")
     [offer] = assistant.texts(sender, "I want to speak to a real person")
     assert "Leave us a message" in offer
+    assert assistant.tracker(sender)["paused"] is False  # an offer that lapses leaves a live bot
     [noted] = assistant.texts(sender, "please call me about my roaming bill")
     assert "call you back" in noted
     assert queue.owner(assistant.redis(), sender) == "bot"
