@@ -16,7 +16,8 @@ import re
 import time
 from typing import Any
 
-from sanic import Request
+from sanic import Request, response
+from sanic.response import HTTPResponse
 
 from handoff import inbox, presence, queue
 from handoff.console import blueprint
@@ -28,10 +29,12 @@ ROWS_PER_SKILL = 50  # a console lists the next 50 of each skill; the counts cov
 
 
 def snapshot(agent_id: str, agent_timeout: float) -> dict[str, Any]:
-    """Everything the queue page and the supervisor view show, as of now."""
+    """Everything the queue page and the supervisor view show, as of now: the queue rows of
+    the agent's own skills, the agent's chats, everyone's presence and every skill's figures."""
     client, now = redis_client(), time.time()
+    me = presence.get(client, agent_id)
     rows = []
-    for skill in queue.SKILLS:
+    for skill in (me.skills if me else queue.SKILLS):
         shown = queue.waiting(client, skill, limit=ROWS_PER_SKILL)
         for sender_id, handoff in zip(shown, queue.records(client, shown), strict=True):
             if handoff is None:
@@ -52,9 +55,7 @@ def snapshot(agent_id: str, agent_timeout: float) -> dict[str, Any]:
 
 
 @blueprint.get("/api/snapshot")
-async def snapshot_api(request: Request):
-    from sanic import response
-
+async def snapshot_api(request: Request) -> HTTPResponse:
     return response.json(await in_thread(snapshot, current_agent(request),
                                          request.app.ctx.settings.agent_timeout_seconds))
 
