@@ -388,6 +388,19 @@ def latest_contact(session: Session, sender_id: str) -> Contact | None:
     ).first()
 
 
+def conversation_touches(
+    session: Session, sender_id: str, after: datetime | float, until: datetime | float,
+) -> list[ContactTouch]:
+    """A conversation's touches strictly between ``after`` and ``until``, in order, whichever
+    contacts they belong to (e.g. what was said with an agent while Rasa's tracker was
+    paused)."""
+    return list(session.scalars(
+        select(ContactTouch).join(Contact, Contact.id == ContactTouch.contact_id)
+        .where(Contact.sender_id == sender_id, ContactTouch.at > as_utc(after),
+               ContactTouch.at < as_utc(until))
+        .order_by(ContactTouch.at, ContactTouch.id)))
+
+
 def stale_contacts(session: Session, idle_since: datetime, limit: int = 500) -> list[Contact]:
     """Open contacts whose last touch is older than ``idle_since``."""
     return list(session.scalars(

@@ -16,6 +16,7 @@ import asyncio
 import json
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from bot.gateway import Inbound, deliver
+from contacts import service
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_secrets
+from switchboard.db import database
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client
 
@@ -162,9 +165,15 @@ class ChatSession:
             return []
         turns: list[dict[str, Any]] = []
         titles: dict[str, str] = {}  # the last buttons' payload -> title, to show what was chosen
-        secret_asked = False
+        secret_asked, paused_at = False, None
         for event in tracker.events:
-            if event.type_name == "slot" and event.key == "requested_slot":
+            if event.type_name in ("user", "bot") and paused_at is not None:
+                # back from the agents: what was said until now came from the contact record
+                turns += await self._with_agents(paused_at, event.timestamp)
+                paused_at = None
+            if event.type_name == "pause":
+                paused_at = event.timestamp
+            elif event.type_name == "slot" and event.key == "requested_slot":
                 secret_asked = event.value in SECRET_SLOTS
             elif event.type_name == "user" and event.text:
                 text = titles.get(event.text, event.text)
@@ -177,7 +186,29 @@ class ChatSession:
                 turns.append({"from": "bot", "text": mask_secrets(event.text),
                               "buttons": [{"title": b.get("title"), "payload": b.get("payload")}
                                           for b in buttons]})
+        if paused_at is not None:  # with the agents now, or just back from them
+            turns += await self._with_agents(paused_at, time.time() + 1)
         return turns[-HISTORY_TURNS:]
+
+    async def _with_agents(self, paused_at: float, until: float) -> list[dict[str, Any]]:
+        """What was said from the tracker's pause until the bot's next turn (queue replies, the
+        customer and the agent, the hand-back): Rasa never saw it, the contact record has it
+        (masked)."""
+        sender = sender_of(self.session_id)
+
+        def read() -> list[dict[str, Any]]:
+            with database().reading() as session:
+                return [{"from": "customer" if t.author == "customer" else "bot",
+                         "text": t.text, "buttons": []}
+                        for t in service.conversation_touches(session, sender, paused_at,
+                                                              until)]
+
+        try:
+            return await asyncio.to_thread(read)
+        except Exception as exc:  # the record is down: the bot's part of the history still shows
+            log.warning("webchat.agent_history_unavailable", error=type(exc).__name__,
+                        conversation=conversation_ref(sender))
+            return []
 
     async def _receive(self) -> dict[str, Any] | None:
         """The next JSON frame; None when the socket closed."""
