@@ -64,9 +64,13 @@ async def list_contacts(request: Request) -> HTTPResponse:
 @blueprint.post("/")
 async def begin(request: Request) -> HTTPResponse:
     body = _body(request)
+    key = request.headers.get("Idempotency-Key") or body.get("key")
+    if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 160):
+        raise BadRequest("the idempotency key is 1 to 160 characters")
     reference = await _write(request, lambda s: service.begin_contact(
         s, channel=_field(body, "channel"), external_id=_field(body, "external_id"),
         sender_id=body.get("sender_id"), interaction_mode=body.get("interaction_mode", "inbound"),
+        key=key,
     ).reference)
     return json(await _detail(request, reference), status=201)
 

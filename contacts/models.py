@@ -129,6 +129,8 @@ class Contact(Base):
     csat = Column(SmallInteger)  # 1..5 when the customer gave one
     # The bot just asked for a secret (a code or password): the next customer message is masked.
     expects_secret = Column(Boolean, nullable=False, default=False)
+    # Idempotency key of the request that began it: a retried "begin" returns this contact.
+    begin_key = Column(String(160), unique=True)
 
     customer = relationship("Customer")
     identity = relationship("ChannelIdentity")

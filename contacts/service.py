@@ -122,19 +122,32 @@ def link_identity(
 def begin_contact(
     session: Session, *, channel: str, external_id: str, sender_id: str | None = None,
     at: datetime | float | None = None, interaction_mode: str = "inbound",
+    key: str | None = None,
 ) -> Contact:
-    """Open a new contact for someone on a channel (anonymous until their identity is linked)."""
+    """Open a new contact for someone on a channel (anonymous until their identity is linked).
+    With ``key``, a retry of the same request returns the contact the first one began."""
     _require(session, InteractionMode, interaction_mode, "interaction mode")
+    if key is not None and (earlier := _begun_with(session, key)) is not None:
+        return earlier
     identity = channel_identity(session, channel, external_id)
     started = as_utc(at)
     contact = Contact(
         channel=channel, identity_id=identity.id, customer_id=identity.customer_id,
         sender_id=sender_id or external_id, started_at=started, last_touch_at=started,
         status="open", handled_by="bot", interaction_mode=interaction_mode,
-        expects_secret=False,
+        expects_secret=False, begin_key=key,
     )
-    _insert_with_unique_reference(session, contact, started)
+    try:
+        _insert_with_unique_reference(session, contact, started)
+    except ContactError:
+        if key is not None and (earlier := _begun_with(session, key)) is not None:
+            return earlier  # a concurrent retry with the same key won the race
+        raise
     return contact
+
+
+def _begun_with(session: Session, key: str) -> Contact | None:
+    return session.scalars(select(Contact).where(Contact.begin_key == key)).first()
 
 
 def touch_contact(

@@ -67,6 +67,19 @@ def test_begin_touch_operation_complete_and_detail(contacts_api, sender):
     assert [o["category"] for o in detail["operations"]] == ["balance_query"]
 
 
+def test_a_retried_begin_with_the_same_idempotency_key_returns_the_same_contact(contacts_api,
+                                                                                sender):
+    body = {"channel": "sms", "external_id": sender}
+    key = {"Idempotency-Key": f"begin-{sender}"}
+    first = http("POST", contacts_api, body, token=TOKEN, headers=key)
+    again = http("POST", contacts_api, body, token=TOKEN, headers=key)
+    other = http("POST", contacts_api, body, token=TOKEN)
+    assert first[0] == again[0] == other[0] == 201
+    assert first[1]["reference"] == again[1]["reference"] != other[1]["reference"]
+    too_long = http("POST", contacts_api, body, token=TOKEN, headers={"Idempotency-Key": "k" * 161})
+    assert too_long[0] == 400 and "idempotency key" in too_long[1]["error"]
+
+
 def test_list_filters_and_pages(contacts_api, sender):
     for _ in range(3):
         call("POST", contacts_api, {"channel": "telegram", "external_id": sender,
