@@ -83,7 +83,7 @@ def test_bad_rest_payloads_get_400_not_a_stack_trace(assistant):
     assert status == 400
 
 
-def test_a_human_request_is_a_contact_operation(assistant, sender):
+def test_a_human_request_is_a_contact_operation(assistant, sender, agents_online):
     assistant.say(sender, "I want to speak to a real person")
     [contact] = assistant.contacts(sender)
     assert [(o["category"], o["result"]) for o in contact["operations"]] == [

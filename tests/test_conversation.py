@@ -25,7 +25,7 @@ def test_account_request_says_verification_comes_first(assistant, sender):
     assert assistant.tracker(sender)["slots"]["requested_service"] == "check_data_usage"
 
 
-def test_request_for_a_human_queues_the_conversation(assistant, sender):
+def test_request_for_a_human_queues_the_conversation(assistant, sender, agents_online):
     [text] = assistant.texts(sender, "I want to speak to a real person")
     assert "passing you to one of our agents" in text
     handoff = queue.record(assistant.redis(), sender)
@@ -34,7 +34,7 @@ def test_request_for_a_human_queues_the_conversation(assistant, sender):
                                      "text": "I want to speak to a real person"}
 
 
-def test_two_fallbacks_in_a_row_offer_a_human(assistant, sender):
+def test_two_fallbacks_in_a_row_offer_a_human(assistant, sender, agents_online):
     first = assistant.say(sender, "xqzv blorptang wuggle")
     assert "didn't quite understand" in first[0]["text"]
     second = assistant.say(sender, "fnord zibble quaxx")

@@ -68,7 +68,7 @@ def test_a_redelivered_message_is_answered_once(assistant, number):
     assert [t["author"] for t in contact["touches"]].count("customer") == 1
 
 
-def test_buttons_become_numbered_options_and_a_number_picks_one(assistant, number):
+def test_buttons_become_numbered_options_and_a_number_picks_one(assistant, number, agents_online):
     twilio_post(assistant, number, "xqzv blorptang wuggle")
     twilio_post(assistant, number, "fnord zibble quaxx")
     deadline = time.monotonic() + 10

@@ -51,7 +51,7 @@ def test_a_text_message_is_answered_through_the_bot_api(assistant, fake_telegram
 
 
 def test_buttons_are_inline_keyboards_and_callback_queries_are_answered(
-        assistant, fake_telegram, chat_id):
+        assistant, fake_telegram, chat_id, agents_online):
     post(assistant, message_update(chat_id, text="xqzv blorptang wuggle"))
     post(assistant, message_update(chat_id, text="fnord zibble quaxx"))
     offer = fake_telegram.sent_to(chat_id, count=2)[-1]
