@@ -45,8 +45,10 @@ def snapshot(agent_id: str, agent_timeout: float) -> dict[str, Any]:
                          "waiting_seconds": int(now - handoff.enqueued_at),
                          "last_customer_text": said[-1] if said else ""})
     unanswered = queue.unanswered_since(client)
-    mine = [{"sender_id": s, "waiting_reply_seconds": int(now - unanswered[s])
-             if s in unanswered else None} for s in sorted(queue.chats_of(client, agent_id))]
+    held = sorted(queue.chats_of(client, agent_id))
+    mine = [{"sender_id": s, "channel": r.channel if r else "", "reason": r.reason if r else "",
+             "waiting_reply_seconds": int(now - unanswered[s]) if s in unanswered else None}
+            for s, r in zip(held, queue.records(client, held), strict=True)]
     agents = [{"agent_id": p.agent_id, "status": p.effective_status(now, agent_timeout),
                "load": p.load, "capacity": p.capacity, "skills": list(p.skills)}
               for p in presence.everyone(client)]

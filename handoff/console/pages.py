@@ -44,7 +44,8 @@ async def home(request: Request) -> HTTPResponse:
     me = next((a for a in state["agents"] if a["agent_id"] == agent.id), {"status": "offline"})
     rows = "".join(_queue_row(request, r) for r in state["queue"])
     mine = "".join(f'<li><a href="{escape(chat_url(c["sender_id"]))}">'
-                   f'{escape(c["sender_id"])}</a></li>' for c in state["mine"])
+                   f'{escape(c["sender_id"])}</a> ({escape(c["channel"])}, '
+                   f'{escape(c["reason"])})</li>' for c in state["mine"])
     statuses = "".join(f'<option value="{s}"{" selected" if s == me["status"] else ""}>{s}'
                        f"</option>" for s in ("online", "away"))
     notice = '<p class="notice">Nobody is waiting for your skills.</p>' \

@@ -59,8 +59,9 @@
     for (const chat of snapshot.mine) {
       const item = document.createElement("li");
       item.appendChild(chatLink(chat.sender_id));
+      item.append(" (" + chat.channel + ", " + chat.reason + ")");
       if (chat.waiting_reply_seconds !== null) {
-        item.append(" — waiting for you " + minutes(chat.waiting_reply_seconds));
+        item.append(" — waiting for your reply " + minutes(chat.waiting_reply_seconds));
       }
       mine.appendChild(item);
     }
