@@ -212,3 +212,39 @@ def test_queued_conversations_survive_a_redis_restart(tmp_path):
         assert queue.owner(client, "durable-1") == "queued"
     finally:
         server.stop()
+
+
+def test_a_rasa_restart_loses_no_queued_conversation_or_message(assistant, fake_telegram,
+                                                                 agents_online):
+    """Rasa goes down while a Telegram customer waits: the queue is untouched; the message the
+    customer sends meanwhile is refused (Telegram keeps it and redelivers), and the redelivery
+    after the restart reaches the agent once."""
+    from handoff import inbox
+
+    client = assistant.redis()
+    chat_id, sender, told = telegram_chat(assistant, fake_telegram)
+    assert "passing you to one of our agents" in told
+    skill = queue.record(client, sender).skill
+    place = queue.position(client, sender)
+    rasa = next(p for p in assistant.stack.processes if p.name == "rasa")
+    rasa.stop()
+    update = message_update(chat_id, text="still waiting, my line is dead")
+    try:
+        refused = post(assistant, update)
+    except OSError:  # connection refused: Telegram keeps the update and retries
+        refused = (None, None)
+    assert refused[0] != 200
+    rasa.start()
+    rasa.wait_ready()
+    assert queue.owner(client, sender) == "queued" and queue.position(client, sender) == place
+    assert sender in queue.waiting(client, skill)
+    assert queue.claim(client, "tom", sender, capacity=10)
+    since = inbox.cursor(client, "tom")
+    assert post(assistant, update)[0] == 200  # Telegram's redelivery
+    assert post(assistant, update)[0] == 200  # and a second one: recorded once
+    [[_, entries]] = client.xread({inbox.inbox_key("tom"): since}, block=5000)
+    assert ["still waiting, my line is dead" in e[1]["data"] for e in entries] == [True]
+    said = [t["text"] for contact in assistant.contacts(sender)  # (the restart outlasted the
+            for t in contact["touches"] if t["author"] == "customer"]  # tests' contact timeout)
+    assert said.count("still waiting, my line is dead") == 1
+    queue.return_to_bot(client, "tom", sender)
