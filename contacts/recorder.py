@@ -286,6 +286,7 @@ class StreamConsumer:
     client: redis.Redis
     consumer: str = "recorder"
     batch: int = 200
+    gather_seconds: float = 0.05
     sweep_every: float = 30.0
     stop: threading.Event = field(default_factory=threading.Event)
     _failures: dict[str, int] = field(default_factory=dict)
@@ -335,9 +336,18 @@ class StreamConsumer:
                 raise
 
     def _read(self, pending: bool) -> list[tuple[str, dict[str, str]]]:
+        entries = self._xread(pending, self.batch, block=None if pending else 1000)
+        if entries and not pending and len(entries) < self.batch and self.gather_seconds:
+            # A busy stream trickles in: wait a moment for more, so one transaction records
+            # many events (the cost is per transaction far more than per event).
+            self.stop.wait(self.gather_seconds)
+            entries += self._xread(False, self.batch - len(entries), block=None)
+        return entries
+
+    def _xread(self, pending: bool, count: int, block: int | None) -> list[tuple[str, Any]]:
         response = self.client.xreadgroup(
             events.GROUP, self.consumer, {events.STREAM: "0" if pending else ">"},
-            count=self.batch, block=None if pending else 1000,
+            count=count, block=block,
         )
         return [entry for _stream, entries in response or [] for entry in entries]
 
