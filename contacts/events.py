@@ -8,6 +8,7 @@ even if the database or the recorder is down for a while.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,3 +39,26 @@ def encode(event: Mapping[str, Any]) -> str:
 def publish(client: redis.Redis, event: Mapping[str, Any]) -> None:
     """Append one Rasa event (with its ``sender_id``) to the stream."""
     client.xadd(STREAM, {"event": encode(event)})
+
+
+def unrecorded(client: redis.Redis) -> int:
+    """Events appended but not yet in the database (the recorder's lag)."""
+    if not client.exists(STREAM):
+        return 0
+    groups = {g["name"]: g for g in client.xinfo_groups(STREAM)}
+    info = groups.get(GROUP)
+    if info is None:
+        return int(client.xlen(STREAM))
+    lag = info.get("lag")
+    return int(info.get("pending") or 0) + (int(lag) if lag is not None else 0)
+
+
+def wait_recorded(client: redis.Redis, patience: float) -> bool:
+    """Block until the recorder has caught up, or ``patience`` seconds passed (False)."""
+    deadline = time.monotonic() + patience
+    while unrecorded(client) > 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+

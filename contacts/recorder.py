@@ -318,15 +318,7 @@ class StreamConsumer:
 
     def lag(self) -> int:
         """Events appended but not yet recorded (for /health and tests)."""
-        if not self.client.exists(events.STREAM):
-            return 0
-        groups = {g["name"]: g for g in self.client.xinfo_groups(events.STREAM)}
-        info = groups.get(events.GROUP)
-        if info is None:
-            return int(self.client.xlen(events.STREAM))
-        pending = int(info.get("pending") or 0)
-        lag = info.get("lag")
-        return pending + (int(lag) if lag is not None else 0)
+        return events.unrecorded(self.client)
 
     def _ensure_group(self) -> None:
         try:

@@ -26,12 +26,12 @@ from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from bot.gateway import Inbound, deliver
-from contacts import service
+from contacts import events, service
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_secrets
 from switchboard.db import database
 from switchboard.log import conversation_ref, get_logger
-from switchboard.redis_client import async_redis_client
+from switchboard.redis_client import async_redis_client, redis_client
 
 log = get_logger(__name__)
 
@@ -197,6 +197,7 @@ class ChatSession:
         sender = sender_of(self.session_id)
 
         def read() -> list[dict[str, Any]]:
+            events.wait_recorded(redis_client(), 1.0)  # what was just said may be in flight
             with database().reading() as session:
                 return [{"from": "customer" if t.author == "customer" else "bot",
                          "text": t.text, "buttons": []}

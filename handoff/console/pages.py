@@ -3,7 +3,6 @@ server with every text escaped; console.js keeps them current."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from sanic import Request, response
 from sanic.response import HTTPResponse
 
 from accounts.backend import load_backend
-from contacts import service
+from contacts import events, service
 from handoff import inbox, presence, queue
 from handoff.canned import canned_answers
 from handoff.console import blueprint
@@ -95,7 +94,9 @@ async def chat(request: Request, sender_id: str) -> HTTPResponse:
         return response.text("This conversation is not yours.", status=403)
     cursor = await in_thread(inbox.cursor, redis_client(), current_agent(request))
     handoff = await in_thread(queue.record, redis_client(), sender_id)
-    await _recorder_caught_up(request)
+    # The contact recorder may be a moment behind what was just said: wait for it (briefly)
+    # so the transcript is whole; later messages arrive over the socket.
+    await in_thread(events.wait_recorded, redis_client(), 2.0)
     view = await in_thread(_chat_view, request.app, sender_id, handoff)
     action, csrf = chat_url(sender_id), csrf_field(request)
     lines = "".join(f'<li class="{escape(author)}"><b>{escape(author)}</b>: {escape(text)}</li>'
@@ -138,15 +139,6 @@ async def chat(request: Request, sender_id: str) -> HTTPResponse:
 <th>Reference</th></tr></thead><tbody>{history}</tbody></table>
 </aside></div>""", data=f'data-page="chat" data-sender="{escape(sender_id)}" '
                                            f'data-cursor="{escape(cursor)}"'))
-
-
-async def _recorder_caught_up(request: Request, patience: float = 2.0) -> None:
-    """Give the contact recorder (this process) a moment to write what was just said, so the
-    transcript is whole; later messages arrive over the socket."""
-    consumer = request.app.ctx.consumer
-    deadline = time.monotonic() + patience
-    while time.monotonic() < deadline and await in_thread(consumer.lag) > 0:
-        await asyncio.sleep(0.05)
 
 
 async def _colleagues_with_room(request: Request) -> list[presence.Presence]:
