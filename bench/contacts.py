@@ -16,11 +16,11 @@ Seeds (from a generator, nothing checked in) 1,000,000 contacts with 10 touches 
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -30,6 +30,7 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.concurrency import run_together  # noqa: E402
 from contacts import service  # noqa: E402
 from contacts.models import (  # noqa: E402
     ChannelIdentity,
@@ -128,25 +129,16 @@ def _insert_batches(connection, model, rows: Iterator[dict]) -> None:
 
 def concurrent(writers: int, per_writer: int, work: Callable[[int, int], None]) -> float:
     """Run ``work(writer, n)`` from ``writers`` threads; returns operations per second."""
-    barrier = threading.Barrier(writers + 1)
     errors: list[BaseException] = []
 
     def run(writer: int) -> None:
-        barrier.wait()
         try:
             for n in range(per_writer):
                 work(writer, n)
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(w,)) for w in range(writers)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = run_together([functools.partial(run, w) for w in range(writers)])
     if errors:
         raise RuntimeError(f"{len(errors)} writers failed") from errors[0]
     return writers * per_writer / elapsed

@@ -17,6 +17,7 @@ run side by side here.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.concurrency import run_together  # noqa: E402
 from handoff import queue  # noqa: E402
 from handoff.queue import Handoff  # noqa: E402
 from switchboard.launcher import embedded_redis, free_port  # noqa: E402
@@ -146,24 +148,15 @@ def claims_per_second(settings: Settings, conversations: int, agents: int) -> fl
     for n in range(conversations):
         queue.enqueue(client, Handoff(f"claim-{n}", "sms", queue.SKILLS[n % 4], "requested",
                                       priority=n % 3))
-    barrier = threading.Barrier(agents + 1)
     counts: list[int] = []
 
     def agent(agent_id: str) -> None:
         mine, taken = redis_client(settings), 0
-        barrier.wait()
         while queue.claim_next(mine, agent_id, list(queue.SKILLS), 1_000_000):
             taken += 1
         counts.append(taken)
 
-    threads = [threading.Thread(target=agent, args=(f"agent-{n}",)) for n in range(agents)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = run_together([functools.partial(agent, f"agent-{n}") for n in range(agents)])
     assert sum(counts) == conversations, (sum(counts), conversations)
     return conversations / elapsed
 

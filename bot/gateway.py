@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
+from redis.exceptions import RedisError
 
 from contacts import events
 from contacts.masking import mask_secrets
@@ -107,8 +108,14 @@ async def _fail_open(inbound: Inbound, output: OutputChannel, with_message: bool
     except Exception as exc:  # noqa: BLE001  # the queue failed too: the apology still goes out
         log.error("handoff.not_queued", reason="bot_failure", error=type(exc).__name__,
                   conversation=conversation_ref(inbound.sender_id))
-    await _keep_in_record(inbound, with_message, text)
-    await output.send_text_message(inbound.sender_id, text)
+    await output.send_text_message(inbound.sender_id, text)  # first: whatever else is down
+    try:
+        if with_message:  # Rasa never saved it
+            await _record(inbound)
+        await _record_reply(inbound, text)
+    except RedisError as exc:
+        log.error("message.not_recorded", error=type(exc).__name__,
+                  conversation=conversation_ref(inbound.sender_id))
 
 
 CANCEL_WORDS = {"cancel", "stop", "stop waiting", "cancel the wait", "never mind", "nevermind"}
@@ -136,10 +143,19 @@ async def _for_agent(inbound: Inbound, output: OutputChannel, owner: str) -> Out
         reply = await _callback(inbound)
     else:
         reply = await _in_queue(inbound)
-    await output.send_text_message(inbound.sender_id, reply)
-    await _publish(async_redis_client(), {"event": "bot", "sender_id": inbound.sender_id,
-                                          "text": reply, "timestamp": time.time()})
+    await _say(inbound, output, reply)
     return Outcome.TO_AGENT
+
+
+async def _say(inbound: Inbound, output: OutputChannel, text: str) -> None:
+    """Our own reply, outside Rasa: to the customer, and into the contact record."""
+    await output.send_text_message(inbound.sender_id, text)
+    await _record_reply(inbound, text)
+
+
+async def _record_reply(inbound: Inbound, text: str) -> None:
+    await events.publish_async(async_redis_client(), {
+        "event": "bot", "sender_id": inbound.sender_id, "text": text, "timestamp": time.time()})
 
 
 def _cancelling(text: str) -> bool:
@@ -171,12 +187,10 @@ async def _callback(inbound: Inbound) -> str:
         return "OK, no message left. I'm here again: what can I do for you?"
     reason = handoff.reason if handoff else "requested"
     skill = handoff.skill if handoff else "general"
-    await _publish(async_redis_client(), {
-        "event": "slot", "sender_id": inbound.sender_id, "timestamp": time.time(),
-        "name": events.CONTACT_RECORD_SLOT,
-        "value": {"kind": "operation", "category": "callback_request", "result": "pending",
-                  "detail": f"{skill}: {reason}"}})
-    await _publish(async_redis_client(), {"event": "close", "sender_id": inbound.sender_id,
+    client = async_redis_client()
+    await events.publish_async(client, events.operation(
+        inbound.sender_id, "callback_request", "pending", f"{skill}: {reason}"))
+    await events.publish_async(client, {"event": "close", "sender_id": inbound.sender_id,
                                           "timestamp": time.time(),
                                           "disposition": "callback_requested"})
     log.info("handoff.callback_requested", skill=skill, reason=reason,
@@ -192,26 +206,19 @@ async def _rating(inbound: Inbound, output: OutputChannel) -> Outcome | None:
     score = inbound.text.strip().rstrip(".!")
     if score not in {"1", "2", "3", "4", "5"}:
         return None
-    client = async_redis_client()
-    now = time.time()
-    await _publish(client, {"event": "csat", "sender_id": inbound.sender_id,
-                            "score": int(score), "timestamp": now})
-    await output.send_text_message(inbound.sender_id, CSAT_THANKS)
-    await _publish(client, {"event": "bot", "sender_id": inbound.sender_id,
-                            "text": CSAT_THANKS, "timestamp": now})
+    await events.publish_async(async_redis_client(), {
+        "event": "csat", "sender_id": inbound.sender_id, "score": int(score),
+        "timestamp": time.time()})
+    await _say(inbound, output, CSAT_THANKS)
     return Outcome.TO_AGENT
 
 
 async def _record(inbound: Inbound) -> None:
     """The contact record gets the message even though Rasa never sees it."""
-    await _publish(async_redis_client(), {
+    await events.publish_async(async_redis_client(), {
         "event": "user", "sender_id": inbound.sender_id, "text": inbound.text,
         "timestamp": time.time(), "message_id": inbound.message_id,
         "input_channel": inbound.channel, "parse_data": {}})
-
-
-async def _publish(client, event: dict[str, Any]) -> None:
-    await client.xadd(events.STREAM, {"event": events.encode(event)})
 
 
 class _Counting(OutputChannel):
@@ -235,17 +242,3 @@ class _Counting(OutputChannel):
                                      buttons: list[dict[str, Any]], **kwargs: Any) -> None:
         self.sent += 1
         await self.output.send_text_with_buttons(recipient_id, text, buttons, **kwargs)
-
-
-async def _keep_in_record(inbound: Inbound, with_message: bool, apology: str) -> None:
-    """Put our apology, and the message if Rasa never saved it, in the contact record. The
-    recorder skips the message if Rasa did record it after all (same message id)."""
-    now = time.time()
-    client = async_redis_client()
-    kept = [{"event": "bot", "sender_id": inbound.sender_id, "text": apology, "timestamp": now}]
-    if with_message:
-        kept.insert(0, {"event": "user", "sender_id": inbound.sender_id, "text": inbound.text,
-                        "timestamp": now, "message_id": inbound.message_id,
-                        "input_channel": inbound.channel, "parse_data": {}})
-    for event in kept:
-        await client.xadd(events.STREAM, {"event": events.encode(event)})

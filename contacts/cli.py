@@ -27,7 +27,6 @@ from contacts.serialize import (
 )
 from contacts.service import ContactError, ContactFilter
 from switchboard import migrate
-from switchboard.db import database
 
 EXPORT_COLUMNS = ["reference", "channel", "customer_msisdn", "started_at", "ended_at", "status",
                   "handled_by", "agent_id", "auth_method", "auth_result", "interaction_mode",
@@ -105,8 +104,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = database()
-    migrate.upgrade(db)
+    db = migrate.migrated_database()
     try:
         args.run(args, db)
     except ContactError as exc:

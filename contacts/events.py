@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis
+from redis import asyncio as aioredis
 
 STREAM = "switchboard:contact_events"
 DEAD_LETTERS = "switchboard:contact_events:dead"  # events that failed too often, kept for a human
@@ -36,9 +37,24 @@ def encode(event: Mapping[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"))
 
 
-def publish(client: redis.Redis, event: Mapping[str, Any]) -> None:
-    """Append one Rasa event (with its ``sender_id``) to the stream."""
+def publish(client: redis.Redis | redis.client.Pipeline, event: Mapping[str, Any]) -> None:
+    """Append one event (with its ``sender_id``) to the stream (also inside a pipeline)."""
     client.xadd(STREAM, {"event": encode(event)})
+
+
+async def publish_async(client: aioredis.Redis, event: Mapping[str, Any]) -> None:
+    """``publish`` from asyncio code (the channel gateway, the console)."""
+    await client.xadd(STREAM, {"event": encode(event)})
+
+
+def operation(sender_id: str, category: str, result: str, detail: str = "",
+              **extra: Any) -> dict[str, Any]:
+    """The event that adds an operation to the conversation's contact: the same slot event an
+    action sets (actions/contact_records.py), for code outside Rasa."""
+    return {"event": "slot", "sender_id": sender_id, "timestamp": time.time(),
+            "name": CONTACT_RECORD_SLOT,
+            "value": {"kind": "operation", "category": category, "result": result,
+                      "detail": detail, **extra}}
 
 
 def unrecorded(client: redis.Redis) -> int:

@@ -25,5 +25,5 @@ async def tell(settings: Settings, sender_id: str, text: str, agent: str | None 
              "timestamp": time.time()}
     if agent:
         event["agent"] = agent
-    await async_redis_client(settings).xadd(events.STREAM, {"event": events.encode(event)})
+    await events.publish_async(async_redis_client(settings), event)
 

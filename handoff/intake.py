@@ -42,7 +42,7 @@ def hand_over(client: redis.Redis, settings: Settings, handoff: Handoff,
         return _offer_callback(client, handoff, "None of our agents who can help with this is "
                                                 "available right now.")
     place = queue.enqueue(client, handoff)
-    queue.told_position(client, handoff.sender_id, place)
+    queue.remember_told(client, handoff.sender_id, place)
     wait = queue.estimated_wait_seconds(client, place, sum(p.capacity for p in here))
     return Intake(True, queue_message(place, wait))
 

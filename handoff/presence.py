@@ -10,7 +10,7 @@ there for billing?" without the database.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 
@@ -42,20 +42,22 @@ def set_status(client: redis.Redis, agent_id: str, status: str, skills: list[str
                capacity: int, now: float | None = None) -> None:
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-    seen = now or time.time()
     before = get(client, agent_id)
-    client.hset(_AGENTS, agent_id, f"{status}|{','.join(skills)}|{capacity}|{seen}")
+    _store(client, Presence(agent_id, status, tuple(skills), capacity, now or time.time()))
     if before is None or before.status != status:  # consoles redraw who is here
-        client.xadd(queue.EVENTS, {"kind": "presence", "agent": agent_id, "status": status},
-                    maxlen=10_000, approximate=True)
+        queue.announce(client, "presence", agent=agent_id, status=status)
 
 
 def heartbeat(client: redis.Redis, agent_id: str, now: float | None = None) -> None:
-    """The agent's page is still open; a status set meanwhile is kept."""
+    """The agent's page is still open: only ``seen`` moves (the status stays as set)."""
     current = get(client, agent_id)
     if current is not None and current.status != "offline":
-        set_status(client, agent_id, current.status, list(current.skills), current.capacity,
-                   now)
+        _store(client, replace(current, seen=now or time.time()))
+
+
+def _store(client: redis.Redis, presence: Presence) -> None:
+    client.hset(_AGENTS, presence.agent_id, f"{presence.status}|{','.join(presence.skills)}|"
+                                            f"{presence.capacity}|{presence.seen}")
 
 
 def get(client: redis.Redis, agent_id: str) -> Presence | None:

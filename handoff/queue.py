@@ -92,8 +92,7 @@ def enqueue(client: redis.Redis, handoff: Handoff) -> int:
         pipe.set(owner_key(handoff.sender_id), "queued")
         pipe.zadd(_queue_key(handoff.skill),
                   {handoff.sender_id: score(handoff.priority, handoff.enqueued_at)})
-        pipe.xadd(EVENTS, {"kind": "enqueued", "sender_id": handoff.sender_id,
-                           "skill": handoff.skill}, maxlen=10_000, approximate=True)
+        announce(pipe, "enqueued", sender_id=handoff.sender_id, skill=handoff.skill)
         pipe.execute()
     return position(client, handoff.sender_id) or 0
 
@@ -189,7 +188,7 @@ def _claimed(client: redis.Redis, sender_id: str, agent_id: str) -> None:
     pipe.hdel(_TOLD, sender_id)
     _on_record(pipe, sender_id, "agent_pickup", agent_id)
     pipe.execute()
-    _event(client, "claimed", sender_id, agent=agent_id)
+    announce(client, "claimed", sender_id=sender_id, agent=agent_id)
 
 
 def cancel(client: redis.Redis, sender_id: str) -> bool:
@@ -201,7 +200,7 @@ def cancel(client: redis.Redis, sender_id: str) -> bool:
     pipe.zrem(_queue_key(handoff.skill), sender_id)
     pipe.delete(owner_key(sender_id), _record_key(sender_id))
     pipe.execute()
-    _event(client, "cancelled", sender_id)
+    announce(client, "cancelled", sender_id=sender_id)
     return True
 
 
@@ -220,7 +219,7 @@ def return_to_bot(client: redis.Redis, agent_id: str, sender_id: str,
         pipe.lpush(_HANDLE_TIMES, round(time.time() - float(claimed_at), 1))
         pipe.ltrim(_HANDLE_TIMES, 0, RECENT_HANDLES - 1)
     pipe.execute()
-    _event(client, "returned", sender_id, agent=agent_id)
+    announce(client, "returned", sender_id=sender_id, agent=agent_id)
 
 
 def requeue_front(client: redis.Redis, agent_id: str, sender_id: str) -> None:
@@ -235,7 +234,7 @@ def requeue_front(client: redis.Redis, agent_id: str, sender_id: str) -> None:
     pipe.zadd(_queue_key(handoff.skill), {sender_id: score(handoff.priority, 0, front=True)})
     pipe.set(owner_key(sender_id), "queued")
     pipe.execute()
-    _event(client, "requeued", sender_id, agent=agent_id)
+    announce(client, "requeued", sender_id=sender_id, agent=agent_id)
 
 
 # Expire one waiting conversation if it is still waiting (ZREM decides who expires it).
@@ -257,7 +256,7 @@ def expire_waiting(client: redis.Redis, max_wait_seconds: float, now: float) -> 
                 continue
             if client.eval(_EXPIRE, 3, _queue_key(skill), owner_key(sender_id),
                            _record_key(sender_id), sender_id):
-                _event(client, "expired", sender_id)
+                announce(client, "expired", sender_id=sender_id)
                 expired.append(handoff)
     return expired
 
@@ -277,7 +276,7 @@ def transfer(client: redis.Redis, agent_id: str, sender_id: str, skill: str) -> 
     pipe.zadd(_queue_key(skill), {sender_id: score(handoff.priority, 0, front=True)})
     pipe.set(owner_key(sender_id), "queued")
     pipe.execute()
-    _event(client, "transferred", sender_id, agent=agent_id, skill=skill)
+    announce(client, "transferred", sender_id=sender_id, agent=agent_id, skill=skill)
     return True
 
 
@@ -303,7 +302,7 @@ def transfer_to_agent(client: redis.Redis, agent_id: str, sender_id: str, to_age
         client.hset(_UNANSWERED, sender_id, time.time())
         _on_record(client, sender_id, "agent_release", agent_id, f"transferred to {to_agent}")
         _on_record(client, sender_id, "agent_pickup", to_agent)
-        _event(client, "transferred", sender_id, agent=agent_id, to_agent=to_agent)
+        announce(client, "transferred", sender_id=sender_id, agent=agent_id, to_agent=to_agent)
     return bool(given)
 
 
@@ -321,13 +320,9 @@ def unanswered_since(client: redis.Redis) -> dict[str, float]:
     return {sender: float(at) for sender, at in client.hgetall(_UNANSWERED).items()}
 
 
-def told_position(client: redis.Redis, sender_id: str, place: int | None = None) -> int | None:
-    """The position the customer last heard; with ``place``, remember that they heard it."""
-    if place is not None:
-        client.hset(_TOLD, sender_id, place)
-        return place
-    told = client.hget(_TOLD, sender_id)
-    return int(told) if told else None
+def remember_told(client: redis.Redis, sender_id: str, place: int) -> None:
+    """The customer has just heard that they are number ``place`` in the queue."""
+    client.hset(_TOLD, sender_id, place)
 
 
 def told_positions(client: redis.Redis, sender_ids: list[str]) -> list[int | None]:
@@ -408,18 +403,15 @@ def chats_of(client: redis.Redis, agent_id: str) -> set[str]:
     return set(client.smembers(chats_key(agent_id)))
 
 
-def _event(client: redis.Redis, kind: str, sender_id: str, **extra: Any) -> None:
-    client.xadd(EVENTS, {"kind": kind, "sender_id": sender_id, **extra}, maxlen=10_000,
-                approximate=True)
+def announce(client: redis.Redis | redis.client.Pipeline, kind: str, **fields: Any) -> None:
+    """Tell the consoles something changed (the handoff event stream they follow)."""
+    client.xadd(EVENTS, {"kind": kind, **fields}, maxlen=10_000, approximate=True)
 
 
 def _on_record(client: redis.Redis | redis.client.Pipeline, sender_id: str, category: str,
                agent_id: str, detail: str = "") -> None:
     """Into the contact record (its event stream): who took or let go of the chat, when.
     Speed of answer and agents' handle times are computed from these (operations/)."""
-    client.xadd(events.STREAM, {"event": events.encode({
-        "event": "slot", "sender_id": sender_id, "timestamp": time.time(),
-        "name": events.CONTACT_RECORD_SLOT,
-        "value": {"kind": "operation", "category": category, "result": "success",
-                  "agent": agent_id,
-                  "detail": f"{agent_id}: {detail}" if detail else agent_id}})})
+    events.publish(client, events.operation(
+        sender_id, category, "success", f"{agent_id}: {detail}" if detail else agent_id,
+        agent=agent_id))

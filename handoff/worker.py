@@ -51,11 +51,8 @@ async def expire(settings: Settings, now: float) -> int:
         log.info("handoff.expired", conversation=conversation_ref(handoff.sender_id))
         await customer.tell(settings, handoff.sender_id, EXPIRED_MESSAGE)
         await tracker.resume(handoff.sender_id, settings)
-        events.publish(redis_client(settings), {
-            "event": "slot", "sender_id": handoff.sender_id, "timestamp": now,
-            "name": events.CONTACT_RECORD_SLOT,
-            "value": {"kind": "operation", "category": "handoff_requested",
-                      "result": "failure", "detail": "expired"}})
+        events.publish(redis_client(settings), events.operation(
+            handoff.sender_id, "handoff_requested", "failure", "expired"))
     return len(expired)
 
 
@@ -144,7 +141,7 @@ def _position_updates(client: redis.Redis, agent_timeout: float) -> list[tuple[s
                 continue
             if seats is None:
                 seats = sum(p.capacity for p in presence.available(client, skill, agent_timeout))
-            queue.told_position(client, sender_id, place)
+            queue.remember_told(client, sender_id, place)
             wait = queue.estimated_wait_seconds(client, place, seats)
             updates.append((sender_id, "You're next in the queue." if place == 1 else
                             f"You've moved up: you're now number {place} in the queue, about "

@@ -16,6 +16,7 @@ from typing import Any
 
 from operations import capacity, planning
 from operations.capacity import Staffing, parse_duration, parse_target
+from switchboard import migrate
 from switchboard.settings import PROJECT_ROOT
 
 
@@ -132,7 +133,7 @@ def _plan(args: argparse.Namespace) -> str:
     if until <= since:
         raise ValueError("--until must be after --since")
     level, answer = parse_target(args.target)
-    with _database().reading() as session:
+    with migrate.migrated_database().reading() as session:
         arrivals = handoff_arrivals(session, since, until, args.channel)
         handles = agent_handle_seconds(session, since, until)
     plan = planning.weekly_plan(arrivals, handles, since, until, target=level,
@@ -168,7 +169,7 @@ def _forecast(args: argparse.Namespace) -> str:
 
         since = parse_moment(args.since) if args.since else datetime.utcnow() - timedelta(
             days=365)
-        with _database().reading() as session:
+        with migrate.migrated_database().reading() as session:
             arrivals = handoff_arrivals(session, since, datetime.utcnow())
         if growth is None:
             growth, source = planning.monthly_growth(arrivals), "measured monthly trend"
@@ -188,13 +189,3 @@ def _forecast(args: argparse.Namespace) -> str:
     lines += [f"{r.period:>6}  {r.subscribers:>11,.0f}  {r.human_contacts_per_month:>11,.0f}  "
               f"{r.busy_hour_contacts:>9,.1f}  {r.agents:>6}  {r.scheduled:>9}" for r in rows]
     return "\n".join(lines)
-
-
-def _database():
-    from switchboard import migrate
-    from switchboard.db import database
-    from switchboard.settings import load_settings
-
-    db = database(load_settings())
-    migrate.upgrade(db)
-    return db

@@ -17,7 +17,6 @@ from contacts.service import ContactError
 from operations import nlu_review
 from operations.nlu_review import DEFAULT_THRESHOLD, ApplyResult, ReviewError
 from switchboard import migrate
-from switchboard.db import database
 from switchboard.settings import PROJECT_ROOT
 
 NLU_DIR = PROJECT_ROOT / "data" / "nlu"
@@ -68,8 +67,7 @@ def _write(args: argparse.Namespace) -> None:
     if out.resolve().is_relative_to(Path(args.nlu_dir).resolve().parent):
         raise ReviewError(f"write the review file outside {Path(args.nlu_dir).parent}: "
                           "Rasa would train on it as it is")
-    db = database()
-    migrate.upgrade(db)
+    db = migrate.migrated_database()
     with db.reading() as session:
         items = nlu_review.collect(session, since, until, threshold)
     groups = nlu_review.group(items)

@@ -26,7 +26,6 @@ from contacts.serialize import parse_moment
 from contacts.service import ContactError, utcnow
 from operations.reports import Report, ReportError, build_report
 from switchboard import migrate
-from switchboard.db import database
 
 DEFAULT_DAYS = 7
 CSV_COLUMNS = ("metric", "key", "value")
@@ -45,8 +44,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        db = database()
-        migrate.upgrade(db)
+        db = migrate.migrated_database()
         since, until = period(args.since, args.until)
         with db.reading() as session:
             _require_channel(session, args.channel)

@@ -119,10 +119,8 @@ def cmd_agents(args: argparse.Namespace) -> int:
 
     from handoff import agents
     from switchboard import migrate
-    from switchboard.db import database
 
-    db = database()
-    migrate.upgrade(db)
+    db = migrate.migrated_database()
     if args.agents_command == "list":
         with db.reading() as session:
             for agent in agents.list_agents(session):

@@ -10,7 +10,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData
 
-from switchboard.db import Database, metadata
+from switchboard.db import Database, database, metadata
+from switchboard.settings import Settings
 
 # Every package whose tables live in the one database; their models register on `metadata`.
 MODEL_MODULES = ("contacts.models", "accounts.models", "handoff.models")
@@ -38,6 +39,14 @@ def upgrade(db: Database, revision: str = "head") -> None:
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def migrated_database(settings: Settings | None = None) -> Database:
+    """This process's database, brought to the newest schema first (what every command that
+    opens the database does before anything else)."""
+    db = database(settings)
+    upgrade(db)
+    return db
 
 
 def revision(db: Database, message: str) -> None:

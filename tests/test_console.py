@@ -48,9 +48,8 @@ def csrf_of(page: str) -> str:
 def log_in(console, agent="ana", password="kestrel-ana-demo"):
     opener, jar = browser()
     _, _, page = fetch(opener, f"{console}/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     status, headers, _ = fetch(opener, f"{console}/login",
-                               {"csrf": token, "agent": agent, "password": password})
+                               {"csrf": csrf_of(page), "agent": agent, "password": password})
     return opener, status, headers
 
 
@@ -147,22 +146,19 @@ def test_logging_in_and_reading_the_queue_in_a_browser(assistant, console):
 
 def test_an_agent_takes_a_telegram_chat_replies_and_returns_it_to_the_bot(assistant, console,
                                                                           fake_telegram):
-    import random
     import urllib.parse as parse
 
-    from tests.test_telegram_channel import message_update, post, texts_to
+    from tests.test_telegram_channel import message_update, post, telegram_chat, texts_to
 
     client = assistant.redis()
     while queue.claim_next(client, "drain", ["technical", "general"], 10_000):
         pass  # other tests' waiting conversations: this one must be next
-    chat_id = random.randrange(10**8, 10**9)
-    sender = f"telegram:{chat_id}"
-    post(assistant, message_update(chat_id, text="I want to speak to a real person"))
-    assert "passing you to one of our agents" in texts_to(fake_telegram, chat_id)[0]
+    chat_id, sender, told = telegram_chat(assistant, fake_telegram)
+    assert "passing you to one of our agents" in told
 
     opener, status, _ = log_in(console, "tom", "kestrel-tom-demo")
     _, _, home = fetch(opener, f"{console}/")
-    token = re.search(r'name="csrf" value="([^"]+)"', home).group(1)
+    token = csrf_of(home)
     status, headers, _ = fetch(opener, f"{console}/take", {"csrf": token})
     chat_url = f"{console}/chat/{parse.quote(sender, safe='')}"
     assert status == 302 and headers["Location"].endswith(parse.quote(sender, safe=""))
@@ -202,20 +198,16 @@ def test_an_agent_cannot_open_someone_elses_chat(assistant, console):
 
 
 def test_an_agent_closes_a_chat_with_a_disposition_code(assistant, console, fake_telegram):
-    import random
     import urllib.parse as parse
 
-    from tests.test_telegram_channel import message_update, post, texts_to
+    from tests.test_telegram_channel import message_update, post, telegram_chat, texts_to
 
-    chat_id = random.randrange(10**8, 10**9)
-    sender = f"telegram:{chat_id}"
-    post(assistant, message_update(chat_id, text="I want to speak to a real person"))
-    texts_to(fake_telegram, chat_id)
+    chat_id, sender, _ = telegram_chat(assistant, fake_telegram)
     assert queue.claim(assistant.redis(), "ana", sender, capacity=10)
     opener, _, _ = log_in(console)
     chat_url = f"{console}/chat/{parse.quote(sender, safe='')}"
     page = fetch(opener, chat_url)[2]
-    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    token = csrf_of(page)
     assert 'value="agent_closed"' in page
     assert fetch(opener, f"{chat_url}/close", {"csrf": token, "disposition": "bogus"})[0] == 400
     assert fetch(opener, f"{chat_url}/close", {"csrf": token,
@@ -229,19 +221,15 @@ def test_an_agent_closes_a_chat_with_a_disposition_code(assistant, console, fake
 
 
 def test_an_agent_transfers_a_chat_to_billing(assistant, console, fake_telegram):
-    import random
     import urllib.parse as parse
 
-    from tests.test_telegram_channel import message_update, post, texts_to
+    from tests.test_telegram_channel import telegram_chat, texts_to
 
-    chat_id = random.randrange(10**8, 10**9)
-    sender = f"telegram:{chat_id}"
-    post(assistant, message_update(chat_id, text="I want to speak to a real person"))
-    texts_to(fake_telegram, chat_id)
+    chat_id, sender, _ = telegram_chat(assistant, fake_telegram)
     assert queue.claim(assistant.redis(), "tom", sender, capacity=10)
     opener, _, _ = log_in(console, "tom", "kestrel-tom-demo")
     chat_url = f"{console}/chat/{parse.quote(sender, safe='')}"
-    token = re.search(r'name="csrf" value="([^"]+)"', fetch(opener, chat_url)[2]).group(1)
+    token = csrf_of(fetch(opener, chat_url)[2])
     assert fetch(opener, f"{chat_url}/transfer", {"csrf": token, "to": "skill:billing"})[0] == 302
     assert "passing you to a colleague" in texts_to(fake_telegram, chat_id, count=2)[-1]
     assert queue.waiting(assistant.redis(), "billing")[0] == sender

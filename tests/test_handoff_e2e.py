@@ -8,14 +8,13 @@ the bot and the bot answers again."""
 from __future__ import annotations
 
 import os
-import random
 import re
 
 import pytest
 
 from handoff import queue
 from tests.test_console import CHROMIUM
-from tests.test_telegram_channel import message_update, post, texts_to
+from tests.test_telegram_channel import message_update, post, telegram_chat, texts_to
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
                                 reason="Debian's chromium is not installed (make test does)")
@@ -115,10 +114,8 @@ def test_web_chat_customer_and_agent_in_browsers(assistant, browser, agent_page)
 def test_telegram_customer_and_agent_in_a_browser(assistant, fake_telegram, agent_page):
     from playwright.sync_api import expect
 
-    chat_id = random.randrange(10**8, 10**9)
-    sender = f"telegram:{chat_id}"
-    post(assistant, message_update(chat_id, text=ASK))
-    assert "You're next" in texts_to(fake_telegram, chat_id)[-1]
+    chat_id, sender, told = telegram_chat(assistant, fake_telegram, ASK)
+    assert "You're next" in told
 
     take_and_answer(agent_page, ASK)
     assert texts_to(fake_telegram, chat_id, count=2)[-1] == "Hello, Tom here. How can I help?"

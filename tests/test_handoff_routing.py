@@ -21,13 +21,7 @@ from switchboard.launcher import embedded_redis, free_port
 from switchboard.redis_client import _client_for
 from switchboard.settings import Settings
 from tests.test_console import csrf_of, fetch, log_in
-from tests.test_telegram_channel import message_update, post, texts_to
-
-
-def telegram_chat(assistant, fake_telegram, text="I want to speak to a real person"):
-    chat_id = random.randrange(10**8, 10**9)
-    post(assistant, message_update(chat_id, text=text))
-    return chat_id, f"telegram:{chat_id}", texts_to(fake_telegram, chat_id)[-1]
+from tests.test_telegram_channel import message_update, post, telegram_chat, texts_to
 
 
 def drain(client) -> None:

@@ -41,6 +41,13 @@ def texts_to(fake, chat_id, count=1) -> list[str]:
     return [m["text"] for m in fake.sent_to(chat_id, count=count)]
 
 
+def telegram_chat(assistant, fake_telegram, text="I want to speak to a real person"):
+    """A new Telegram customer says ``text``: their chat id, conversation id and the reply."""
+    chat_id = random.randrange(10**8, 10**9)
+    post(assistant, message_update(chat_id, text=text))
+    return chat_id, f"telegram:{chat_id}", texts_to(fake_telegram, chat_id)[-1]
+
+
 def test_a_text_message_is_answered_through_the_bot_api(assistant, fake_telegram, chat_id):
     status, _ = post(assistant, message_update(chat_id, text="what roaming options do you have?"))
     assert status == 200

@@ -19,6 +19,7 @@ from handoff.console import blueprint
 from handoff.console.auth import agent_record, csrf_ok, current_agent, in_thread
 from handoff.console.pages import chat_url, owns
 from handoff.models import Agent
+from handoff.worker import notify_agent
 from switchboard.redis_client import redis_client
 
 BACK_TO_BOT = "You're back with the Kestrel Mobile assistant. What else can I do for you?"
@@ -134,8 +135,6 @@ async def transfer(request: Request, sender_id: str) -> HTTPResponse:
             queue.transfer_to_agent, client, agent_id, sender_id, colleague.id,
             colleague.capacity)
         if moved:
-            from handoff.worker import notify_agent
-
             await notify_agent(request.app.ctx.settings, colleague.id,
                                {"kind": "assigned", "sender_id": sender_id})
     else:

@@ -237,10 +237,20 @@ def _report_days(request: Request) -> int:
     return min(max(int(given), 1), 90) if given.isdigit() else 7
 
 
+REPORT_SECONDS = 30  # the supervisor page and its three charts share one report this long
+
+
 def _report(app: Any, days: int) -> Report:
-    until = datetime.utcnow()
-    with app.ctx.db.reading() as session:
-        return build_report(session, until - timedelta(days=days), until)
+    """The last ``days`` days' report, built once for the page and its charts (not four times
+    per page view)."""
+    cache = app.ctx.__dict__.setdefault("supervisor_reports", {})
+    built_at, report = cache.get(days, (0.0, None))
+    if report is None or time.monotonic() - built_at > REPORT_SECONDS:
+        until = datetime.utcnow()
+        with app.ctx.db.reading() as session:
+            report = build_report(session, until - timedelta(days=days), until)
+        cache[days] = (time.monotonic(), report)
+    return report
 
 
 async def owns(request: Request, sender_id: str) -> bool:
