@@ -28,13 +28,36 @@ REFRESH_SECONDS = 5.0
 ROWS_PER_SKILL = 50  # a console lists the next 50 of each skill; the counts cover the rest
 
 
-def snapshot(agent_id: str, agent_timeout: float) -> dict[str, Any]:
+def snapshot(agent_id: str, agent_timeout: float, as_of: str | None = None) -> dict[str, Any]:
     """Everything the queue page and the supervisor view show, as of now: the queue rows of
-    the agent's own skills, the agent's chats, everyone's presence and every skill's figures."""
+    the agent's own skills, the agent's chats, everyone's presence and every skill's figures.
+    ``as_of``: the last handoff event the caller has seen; consoles woken by the same event
+    share one reading of the queue instead of each reading it again."""
     client, now = redis_client(), time.time()
+    shared = _shared_view(client, now, agent_timeout, as_of)
     me = presence.get(client, agent_id)
+    skills = set(me.skills if me else queue.SKILLS)
+    unanswered = queue.unanswered_since(client)
+    held = sorted(queue.chats_of(client, agent_id))
+    mine = [{"sender_id": s, "channel": r.channel if r else "", "reason": r.reason if r else "",
+             "waiting_reply_seconds": int(now - unanswered[s]) if s in unanswered else None}
+            for s, r in zip(held, queue.records(client, held), strict=True)]
+    return {"kind": "snapshot", "agent": agent_id, "mine": mine,
+            "queue": [row for row in shared["queue"] if row["skill"] in skills],
+            "agents": shared["agents"], "skills": shared["skills"]}
+
+
+_shared: dict[str, Any] = {"as_of": None, "at": 0.0, "view": None}
+SHARED_SECONDS = 1.0  # a shared reading serves the same event for this long (waiting times)
+
+
+def _shared_view(client, now: float, agent_timeout: float, as_of: str | None) -> dict[str, Any]:
+    """The part every console shows alike: the queue, the agents, the figures per skill."""
+    cached = _shared
+    if as_of is not None and cached["as_of"] == as_of and now - cached["at"] < SHARED_SECONDS:
+        return cached["view"]
     rows = []
-    for skill in (me.skills if me else queue.SKILLS):
+    for skill in queue.SKILLS:
         shown = queue.waiting(client, skill, limit=ROWS_PER_SKILL)
         for sender_id, handoff in zip(shown, queue.records(client, shown), strict=True):
             if handoff is None:
@@ -44,16 +67,13 @@ def snapshot(agent_id: str, agent_timeout: float) -> dict[str, Any]:
                          "channel": handoff.channel, "reason": handoff.reason,
                          "waiting_seconds": int(now - handoff.enqueued_at),
                          "last_customer_text": said[-1] if said else ""})
-    unanswered = queue.unanswered_since(client)
-    held = sorted(queue.chats_of(client, agent_id))
-    mine = [{"sender_id": s, "channel": r.channel if r else "", "reason": r.reason if r else "",
-             "waiting_reply_seconds": int(now - unanswered[s]) if s in unanswered else None}
-            for s, r in zip(held, queue.records(client, held), strict=True)]
     agents = [{"agent_id": p.agent_id, "status": p.effective_status(now, agent_timeout),
                "load": p.load, "capacity": p.capacity, "skills": list(p.skills)}
               for p in presence.everyone(client)]
-    return {"kind": "snapshot", "agent": agent_id, "queue": rows, "mine": mine,
-            "agents": agents, "skills": queue.queue_stats(client, now)}
+    view = {"queue": rows, "agents": agents, "skills": queue.queue_stats(client, now)}
+    if as_of is not None:
+        _shared.update(as_of=as_of, at=now, view=view)
+    return view
 
 
 @blueprint.get("/api/snapshot")
@@ -103,7 +123,7 @@ async def _snapshots(ws, agent_id: str, agent_timeout: float) -> None:
     newest = await client.xrevrange(queue.EVENTS, count=1)
     last = newest[0][0] if newest else "0-0"  # before the snapshot: no event slips between
     while True:
-        await ws.send(json.dumps(await in_thread(snapshot, agent_id, agent_timeout)))
+        await ws.send(json.dumps(await in_thread(snapshot, agent_id, agent_timeout, last)))
         answer = await client.xread({queue.EVENTS: last}, block=int(REFRESH_SECONDS * 1000),
                                     count=100)
         if answer:
