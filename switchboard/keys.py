@@ -43,6 +43,28 @@ def telegram_secret(settings: Settings) -> str:
     return digest[:48]  # Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and -
 
 
+def rest_token(settings: Settings) -> str:
+    """The bearer token REST integrations send: ``REST_CHANNEL_TOKEN`` or one derived from the
+    secret key (``switchboard keys`` prints it)."""
+    return settings.rest_token or _derived(settings, b"rest-channel")
+
+
+def action_server_token(settings: Settings) -> str:
+    """The shared secret Rasa sends the action server: ``ACTION_SERVER_TOKEN`` or derived."""
+    return settings.action_server_token or _derived(settings, b"action-server")
+
+
+def derived_key(settings: Settings, purpose: bytes) -> bytes:
+    """A key for one purpose (signing web chat sessions, verified identities), derived from the
+    secret key so that one leaked purpose key reveals nothing about the others (HMAC-SHA256 as a
+    KDF, RFC 2104)."""
+    return hmac.new(secret_key(settings).encode(), purpose, "sha256").digest()
+
+
+def _derived(settings: Settings, purpose: bytes) -> str:
+    return hmac.new(secret_key(settings).encode(), purpose, "sha256").hexdigest()
+
+
 def token_matches(expected: str, authorization: str | None) -> bool:
     """Whether an ``Authorization: Bearer <token>`` header carries the expected token."""
     scheme, _, given = (authorization or "").partition(" ")

@@ -96,6 +96,20 @@ class Settings:
     agent_timeout_seconds: float  # a console page silent this long: its agent is offline
     reply_timeout_minutes: float  # an agent silent this long on a waiting customer: requeued
     auto_assign: bool  # the queue gives chats to the least-loaded online agent by itself
+    # Trust boundaries (SECURITY.md)
+    rest_token: str | None  # None: derived from the secret key (see switchboard.keys)
+    action_server_host: str  # the interface the action server binds (127.0.0.1: internal)
+    action_server_url: str | None  # None: http://127.0.0.1:<action port>/webhook
+    action_server_token: str | None  # None: derived from the secret key
+    webchat_session_days: float  # a web chat session token is good this long after its last use
+    webchat_verified_idle_minutes: float  # web chat: verified identity lapses after this silence
+    console_login_max_failures: int  # wrong passwords (per agent or per address) before a lock
+    console_login_lock_minutes: float  # how long that lock lasts
+    console_idle_minutes: float  # a console session unused this long is ended
+    console_secure_cookies: str  # "auto" (Secure when the public URL is https), "true", "false"
+    # Retention and erasure
+    tracker_ttl_days: float  # a Rasa tracker untouched this long is deleted from Redis
+    contact_retention_days: float  # contact records older than this are anonymised by a sweep
 
     def __post_init__(self) -> None:
         self.opening_hours  # noqa: B018  # a typo in the hours fails at start, not at 8 a.m.
@@ -139,6 +153,19 @@ class Settings:
             agent_timeout_seconds=_float(env, "HANDOFF_AGENT_TIMEOUT_SECONDS", 90.0),
             reply_timeout_minutes=_float(env, "HANDOFF_REPLY_TIMEOUT_MINUTES", 10.0),
             auto_assign=_bool(env, "HANDOFF_AUTO_ASSIGN", False),
+            rest_token=env.get("REST_CHANNEL_TOKEN") or None,
+            action_server_host=env.get("ACTION_SERVER_HOST") or "127.0.0.1",
+            action_server_url=env.get("ACTION_SERVER_URL") or None,
+            action_server_token=env.get("ACTION_SERVER_TOKEN") or None,
+            webchat_session_days=_float(env, "WEBCHAT_SESSION_DAYS", 30.0),
+            webchat_verified_idle_minutes=_float(env, "WEBCHAT_VERIFIED_IDLE_MINUTES", 10.0),
+            console_login_max_failures=_int(env, "CONSOLE_LOGIN_MAX_FAILURES", 5),
+            console_login_lock_minutes=_float(env, "CONSOLE_LOGIN_LOCK_MINUTES", 15.0),
+            console_idle_minutes=_float(env, "CONSOLE_IDLE_MINUTES", 30.0),
+            console_secure_cookies=_choice(env, "CONSOLE_SECURE_COOKIES",
+                                           ("auto", "true", "false"), "auto"),
+            tracker_ttl_days=_float(env, "TRACKER_TTL_DAYS", 3.0),
+            contact_retention_days=_float(env, "CONTACT_RETENTION_DAYS", 730.0),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -169,6 +196,15 @@ class Settings:
             "HANDOFF_AGENT_TIMEOUT_SECONDS": repr(self.agent_timeout_seconds),
             "HANDOFF_REPLY_TIMEOUT_MINUTES": repr(self.reply_timeout_minutes),
             "HANDOFF_AUTO_ASSIGN": "true" if self.auto_assign else "false",
+            "ACTION_SERVER_HOST": self.action_server_host,
+            "WEBCHAT_SESSION_DAYS": repr(self.webchat_session_days),
+            "WEBCHAT_VERIFIED_IDLE_MINUTES": repr(self.webchat_verified_idle_minutes),
+            "CONSOLE_LOGIN_MAX_FAILURES": str(self.console_login_max_failures),
+            "CONSOLE_LOGIN_LOCK_MINUTES": repr(self.console_login_lock_minutes),
+            "CONSOLE_IDLE_MINUTES": repr(self.console_idle_minutes),
+            "CONSOLE_SECURE_COOKIES": self.console_secure_cookies,
+            "TRACKER_TTL_DAYS": repr(self.tracker_ttl_days),
+            "CONTACT_RETENTION_DAYS": repr(self.contact_retention_days),
         }
         for name, value in (("RASA_API_TOKEN", self.rasa_api_token),
                             ("SWITCHBOARD_API_TOKEN", self.api_token),
@@ -178,7 +214,10 @@ class Settings:
                             ("TWILIO_FROM", self.twilio_from),
                             ("SWITCHBOARD_PUBLIC_URL", self.public_url),
                             ("TELEGRAM_BOT_TOKEN", self.telegram_token),
-                            ("TELEGRAM_WEBHOOK_SECRET", self.telegram_webhook_secret)):
+                            ("TELEGRAM_WEBHOOK_SECRET", self.telegram_webhook_secret),
+                            ("REST_CHANNEL_TOKEN", self.rest_token),
+                            ("ACTION_SERVER_URL", self.action_server_url),
+                            ("ACTION_SERVER_TOKEN", self.action_server_token)):
             if value:
                 env[name] = value
         return env
@@ -194,7 +233,14 @@ class Settings:
 
     @property
     def action_endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.action_port}/webhook"
+        return self.action_server_url or f"http://127.0.0.1:{self.action_port}/webhook"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether console cookies carry ``Secure`` (the console is reached over HTTPS)."""
+        if self.console_secure_cookies == "auto":
+            return (self.public_url or "").lower().startswith("https://")
+        return self.console_secure_cookies == "true"
 
     def rasa_endpoint_env(self) -> dict[str, str]:
         """Variables that ``endpoints.yml`` expands (Rasa only expands ``${VAR}`` unquoted).
