@@ -1,4 +1,5 @@
-"""Switchboard's custom actions, served by the rasa_sdk action server (``python -m rasa_sdk``)."""
+"""Switchboard's custom actions, served by rasa_sdk's action app as an internal service
+(``python -m actions.server``)."""
 
 from switchboard.log import configure_logging
 

@@ -59,7 +59,7 @@ class ActionAccountRequest(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        from actions.verification import display_number, is_verified
+        from actions.verification import display_number, is_verified, verified_number
 
         intent = tracker.get_intent_of_latest_message() or ""
         label = SERVICE_LABELS.get(intent)
@@ -79,7 +79,7 @@ class ActionAccountRequest(Action):
         if other:  # only the verified account, ever: nothing about anyone else's
             dispatcher.utter_message(
                 text=f"I can only help with the account you verified in this chat, "
-                     f"{display_number(tracker.get_slot('verified_msisdn'))}. For "
+                     f"{display_number(verified_number(tracker))}. For "
                      f"{display_number(other)}, its owner needs to contact us.")
             return [SlotSet("requested_service", None), SlotSet("flow_failed", "other_number")]
         return [SlotSet("requested_service", intent)]
@@ -87,10 +87,10 @@ class ActionAccountRequest(Action):
 
 def _other_number(tracker: Tracker) -> str | None:
     """A phone number in the request that is not the verified customer's."""
-    from actions.verification import normalise_msisdn
+    from actions.verification import normalise_msisdn, verified_number
 
     for value in tracker.get_latest_entity_values("phone_number"):
         msisdn = normalise_msisdn(str(value))
-        if msisdn and msisdn != tracker.get_slot("verified_msisdn"):
+        if msisdn and msisdn != verified_number(tracker):
             return msisdn
     return None

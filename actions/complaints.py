@@ -16,6 +16,7 @@ from accounts import complaints
 from actions.contact_records import operation_record
 from actions.flow import FlowValidation, accept, offer_human, reject, reset_flow
 from actions.human import hand_over
+from actions.verification import verified_number
 from switchboard.db import database
 
 CATEGORY_WORDS = {
@@ -138,7 +139,7 @@ class ActionSubmitComplaint(Action):
         if tracker.get_slot("flow_failed"):
             offer_human(dispatcher, "I couldn't take the complaint down here.")
             return [*reset_flow(tracker), operation_record(operation, "failure")]
-        msisdn = tracker.get_slot("verified_msisdn")
+        msisdn = verified_number(tracker)
         amount = tracker.get_slot("disputed_amount")
         new = complaints.NewComplaint(
             msisdn=msisdn, category=category,
@@ -192,7 +193,7 @@ class ActionComplaintStatus(Action):
             offer_human(dispatcher, "I couldn't find the complaint here.")
             return [*reset_flow(tracker), operation_record("complaint_status_query", "failure")]
         complaint = await asyncio.to_thread(complaints.complaint_of, database(), reference,
-                                            tracker.get_slot("verified_msisdn"))
+                                            verified_number(tracker))
         if complaint is None:  # unknown, or someone else's: the same answer for both
             dispatcher.utter_message(text=f"I can't find a complaint {reference} on your "
                                           "account. Please check the reference.")

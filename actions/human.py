@@ -49,12 +49,14 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
                     skill: str | None = None, priority: int | None = None) -> list[EventType]:
     """Queue the conversation for an agent (or offer a callback when nobody can answer), tell
     the customer, and pause the tracker: the bot is out until the conversation returns."""
+    from actions.verification import verified_number  # it hands over too: import when used
+
+    msisdn = verified_number(tracker)
     skill = skill or SKILL_OF.get(tracker.get_slot("requested_service") or "", "general")
     handoff = Handoff(
         sender_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
         skill=skill, reason=reason, priority=priority or PRIORITY_OF[skill],
-        customer_msisdn=tracker.get_slot("verified_msisdn"),
-        verified=bool(tracker.get_slot("verified_msisdn")),
+        customer_msisdn=msisdn, verified=msisdn is not None,
         trigger_intent=tracker.get_slot("requested_service")
         or tracker.get_intent_of_latest_message(), transcript=transcript(tracker),
     )

@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 from accounts.backend import AccountError, DataPackInfo, PlanInfo, VasInfo
 from actions.contact_records import operation_record
 from actions.flow import FlowValidation, accept, backend, offer_human, reject, reset_flow
-from actions.verification import display_number
+from actions.verification import display_number, verified_number
 from switchboard.log import get_logger
 
 log = get_logger(__name__)
@@ -37,7 +37,7 @@ async def serve(
     dispatcher: CollectingDispatcher, tracker: Tracker, request: str | None
 ) -> list[EventType]:
     """Answer a verified customer's request, or start the form that carries it out."""
-    msisdn = tracker.get_slot("verified_msisdn")
+    msisdn = verified_number(tracker)
     if request in FORMS:
         events: list[EventType] = [FollowupAction(FORMS[request])]
         if request in PRESET_CATEGORY:
@@ -151,7 +151,7 @@ class ValidateChangePlanForm(FlowValidation):
             return reject(dispatcher, tracker, "plan_choice",
                           f"I don't know a plan called \"{value}\". Our plans are: {names}.")
         current = (await asyncio.to_thread(backend().summary,
-                                           tracker.get_slot("verified_msisdn"))).plan
+                                           verified_number(tracker))).plan
         if plan.code == current.code:
             return reject(dispatcher, tracker, "plan_choice",
                           f"You're already on {plan.name}. Which plan would you like instead?")
@@ -164,7 +164,7 @@ class ActionAskPlanChoice(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        msisdn = tracker.get_slot("verified_msisdn")
+        msisdn = verified_number(tracker)
         current = (await asyncio.to_thread(backend().summary, msisdn)).plan
         plans = [p for p in await asyncio.to_thread(backend().available_plans)
                  if p.code != current.code]
@@ -251,7 +251,7 @@ class ValidateVasForm(FlowValidation):
     async def validate_vas_choice(self, value: Any, dispatcher: CollectingDispatcher,
                                   tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         subscriptions = await asyncio.to_thread(backend().subscriptions,
-                                                tracker.get_slot("verified_msisdn"))
+                                                verified_number(tracker))
         if re.search(r"\b(all|every|both)\b", str(value).lower()):
             return accept("vas_choice", ",".join(s.code for s in subscriptions))
         chosen = _match(str(value), subscriptions)
@@ -270,7 +270,7 @@ class ActionAskVasChoice(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         subscriptions = await asyncio.to_thread(backend().subscriptions,
-                                                tracker.get_slot("verified_msisdn"))
+                                                verified_number(tracker))
         lines = ["These value-added services are on your line:"]
         lines += [f"- {s.name}: {s.price}/month" for s in subscriptions]
         lines.append("Which would you like to cancel?")
@@ -336,7 +336,7 @@ class ActionAskConfirmed(Action):
 
 
 def _confirmation_question(loop: str | None, tracker: Tracker) -> str:
-    msisdn = tracker.get_slot("verified_msisdn")
+    msisdn = verified_number(tracker)
     if loop == "change_plan_form":
         plan = next(p for p in backend().available_plans()
                     if p.code == tracker.get_slot("plan_choice"))
@@ -363,7 +363,7 @@ async def _apply(dispatcher: CollectingDispatcher, tracker: Tracker, category: s
     if tracker.get_slot("confirmed") is not True:
         dispatcher.utter_message(text="OK, I haven't changed anything.")
         return [*events, operation_record(category, "refused", detail="customer declined")]
-    msisdn = tracker.get_slot("verified_msisdn")
+    msisdn = verified_number(tracker)
     choice = tracker.get_slot(choice_slot) if choice_slot else None
     try:
         result = await asyncio.to_thread(change, msisdn, choice)

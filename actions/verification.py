@@ -8,6 +8,7 @@ checked, and the contact recorder masks the message that answered them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 import uuid
@@ -21,12 +22,13 @@ from rasa_sdk.types import DomainDict
 from actions.contact_records import authentication_record, operation_record
 from actions.flow import accept, backend, offer_human, reject, reset_flow
 from actions.human import hand_over
-from switchboard.keys import secret_key
+from switchboard.keys import derived_key, secret_key
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import redis_client
 from switchboard.settings import load_settings
 from switchboard.sms import SmsError, sms_gateway
-from verification import attempts, codes
+from verification import attempts, codes, identity
+from verification.idle import verified_idle_limit
 
 log = get_logger(__name__)
 
@@ -60,12 +62,27 @@ def parse_method(text: str) -> str | None:
     return None
 
 
+@functools.cache
+def _identity_key() -> bytes:
+    return derived_key(load_settings(), identity.PURPOSE)
+
+
+def verified_number(tracker: Tracker) -> str | None:
+    """The customer's number if they verified in this contact through our own verification (the
+    slot's seal checks: a made-up tracker claims nothing), else None."""
+    msisdn = identity.unseal(_identity_key(), tracker.sender_id,
+                             tracker.get_slot("verified_msisdn"))
+    return msisdn if msisdn and _still_current(tracker) else None
+
+
 def is_verified(tracker: Tracker) -> bool:
-    """Verified in this contact: the verification has not been followed by a goodbye or by a
-    silence longer than the contact inactivity timeout (a new contact verifies again)."""
-    if not tracker.get_slot("verified_msisdn"):
-        return False
-    timeout = load_settings().contact_timeout_minutes * 60
+    return verified_number(tracker) is not None
+
+
+def _still_current(tracker: Tracker) -> bool:
+    """The verification has not been followed by a goodbye or by a silence longer than the
+    contact inactivity timeout (a new contact verifies again)."""
+    timeout = verified_idle_limit(load_settings(), tracker.sender_id)
     later = None  # the timestamp of the newer message while walking back
     for event in reversed(tracker.events):
         stamp = event.get("timestamp") or 0.0
@@ -168,7 +185,8 @@ async def _checked(
         summary = await asyncio.to_thread(backend().summary, msisdn)
         dispatcher.utter_message(text=f"Thanks {summary.holder_name.split()[0]}, you're "
                                       "verified.")
-        return {slot: None, "form_retries": None, "verified_msisdn": msisdn,
+        sealed = identity.seal(_identity_key(), tracker.sender_id, msisdn, time.time())
+        return {slot: None, "form_retries": None, "verified_msisdn": sealed,
                 "verification_method_used": method}
     failures = await asyncio.to_thread(attempts.record_failure, client, msisdn, time.time(),
                                        uuid.uuid4().hex)
@@ -238,7 +256,7 @@ class ActionAfterVerification(Action):
             return events
         events = [*reset_flow(tracker)]  # before serving: a service may start its own flow
         if tracker.get_slot("phone_number"):  # verified just now, not earlier in the contact
-            msisdn = tracker.get_slot("verified_msisdn")
+            msisdn = verified_number(tracker)
             summary = await asyncio.to_thread(backend().summary, msisdn)
             profile = {"name": summary.holder_name, "plan": summary.plan.name,
                        "status": summary.line_status}

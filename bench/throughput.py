@@ -66,6 +66,10 @@ class Result:
                 f"{self.cpu_seconds / self.messages * 1000:>12.1f}")
 
 
+REST_TOKEN = "bench-rest-token"  # our REST channel wants a bearer token; stock Rasa ignores it
+HEADERS = {"Authorization": f"Bearer {REST_TOKEN}"}
+
+
 async def customer(session: aiohttp.ClientSession, url: str, sender: str, script: list[str],
                    latencies: list[float]) -> None:
     for text in script:
@@ -86,7 +90,7 @@ async def drive(url: str, scripts: list[list[str]], conversations: int, concurre
 
     async def one(index: int, script: list[str]) -> None:
         # Each customer is its own client with its own connection, as on a real channel.
-        async with limit, aiohttp.ClientSession(timeout=timeout) as session:
+        async with limit, aiohttp.ClientSession(timeout=timeout, headers=HEADERS) as session:
             await customer(session, url, f"{prefix}-{index}", script, latencies)
 
     start = time.perf_counter()
@@ -122,7 +126,7 @@ def measure(name: str, port: int, pids: list[int], scripts: list[list[str]],
 def bench_switchboard(args: argparse.Namespace, workdir: Path) -> Result:
     env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(workdir / "switchboard"),
            "SWITCHBOARD_REDIS_PORT": str(free_port()), "RASA_PORT": str(free_port()),
-           "ACTION_SERVER_PORT": str(free_port())}
+           "ACTION_SERVER_PORT": str(free_port()), "REST_CHANNEL_TOKEN": REST_TOKEN}
     env.pop("REDIS_URL", None)
     settings = Settings.from_env(env)
     model = args.model or ensure_model(model_dir=settings.model_dir)

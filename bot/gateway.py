@@ -21,6 +21,7 @@ from typing import Any
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.exceptions import RedisError
 
+from bot import payloads
 from contacts import events
 from contacts.masking import mask_secrets
 from handoff import inbox, queue, tracker
@@ -75,10 +76,10 @@ async def deliver(
         outcome = await _for_agent(inbound, output, owner)
         if outcome is not None:
             return outcome
-    counted = _Counting(output)
+    counted = _Counting(output, inbound.sender_id)
     message = UserMessage(inbound.text, counted, inbound.sender_id,
                           input_channel=inbound.channel, message_id=inbound.message_id,
-                          metadata=inbound.metadata or None)
+                          metadata=await _trusted_metadata(inbound))
     try:
         await on_new_message(message)
     except Exception as exc:  # Rasa failed on this message: it never reached the tracker
@@ -92,6 +93,15 @@ async def deliver(
         await _fail_open(inbound, output, with_message=False)
         return Outcome.FAILED
     return Outcome.ANSWERED
+
+
+async def _trusted_metadata(inbound: Inbound) -> dict[str, Any] | None:
+    """The channel's metadata, with the payload mark set by us alone: only a payload the
+    assistant offered in this conversation acts as an intent (bot/payloads.py)."""
+    metadata = {k: v for k, v in (inbound.metadata or {}).items() if k != payloads.MARK}
+    if await payloads.was_offered(async_redis_client(), inbound.sender_id, inbound.text):
+        metadata[payloads.MARK] = True
+    return metadata or None
 
 
 async def _fail_open(inbound: Inbound, output: OutputChannel, with_message: bool) -> None:
@@ -222,16 +232,18 @@ async def _record(inbound: Inbound) -> None:
 
 
 class _Counting(OutputChannel):
-    """Passes every reply on to the channel's output and counts them."""
+    """Passes every reply on to the channel's output, counts them, and remembers the buttons
+    offered (the only payloads the customer may send back as intents)."""
 
-    def __init__(self, output: OutputChannel) -> None:
-        self.output, self.sent = output, 0
+    def __init__(self, output: OutputChannel, sender_id: str) -> None:
+        self.output, self.sent, self.sender_id = output, 0, sender_id
 
     def name(self) -> str:  # type: ignore[override]  # Rasa picks channel-specific responses by it
         return self.output.name()
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         self.sent += 1
+        await self._offered(message.get("buttons") or message.get("quick_replies") or [])
         await self.output.send_response(recipient_id, message)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
@@ -241,4 +253,8 @@ class _Counting(OutputChannel):
     async def send_text_with_buttons(self, recipient_id: str, text: str,
                                      buttons: list[dict[str, Any]], **kwargs: Any) -> None:
         self.sent += 1
+        await self._offered(buttons)
         await self.output.send_text_with_buttons(recipient_id, text, buttons, **kwargs)
+
+    async def _offered(self, buttons: list[dict[str, Any]]) -> None:
+        await payloads.remember_offered(async_redis_client(), self.sender_id, buttons)

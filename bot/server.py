@@ -12,6 +12,12 @@ from typing import Any
 from jsonschema import validators
 from jsonschema.exceptions import best_match
 from rasa.core.actions.action import RemoteAction
+from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+from rasa.shared.nlu.training_data.message import Message
+
+from bot import payloads
 
 
 @functools.cache
@@ -39,8 +45,18 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     raise error
 
 
+def _unpack_offered_payloads(self: RegexMessageHandler, messages: list[Message],
+                             domain: Domain | None = None) -> list[Message]:
+    """Rasa's ``/intent{...}`` unpacking, for the payloads the gateway marked as offered by the
+    assistant only (bot/payloads.py); typed text that starts with ``/`` stays text for the NLU,
+    and is never echoed into a "failed to parse" warning either."""
+    return [YAMLStoryReader.unpack_regex_message(m, domain, entity_extractor_name=self.name)
+            if payloads.is_marked(m.get("metadata")) else m for m in messages]
+
+
 def apply_fixes() -> None:
     RemoteAction._validate_action_result = _validate_action_result
+    RegexMessageHandler.process = _unpack_offered_payloads
 
 
 def main() -> None:
@@ -48,6 +64,13 @@ def main() -> None:
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"
+    if "--enable-api" in sys.argv and "--auth-token" not in sys.argv:
+        # The token comes by environment: argv is visible to every local user (ps); what is
+        # added to sys.argv here is not.
+        from switchboard.keys import rasa_api_token
+        from switchboard.settings import load_settings
+
+        sys.argv += ["--auth-token", rasa_api_token(load_settings())]
     rasa_main()
 
 

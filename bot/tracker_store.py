@@ -3,10 +3,15 @@
 Rasa 3.6's ``RedisTrackerStore.save`` reads and deserialises the stored tracker twice per
 message: once to find the new events for the event broker (``stream_events``), once to merge
 with earlier conversation sessions. This subclass reads it once and does both with the same
-copy; what is streamed and what is stored are the same as Rasa's.
+copy; what is streamed is the same as Rasa's. What is stored is masked first
+(``contacts.masking.mask_tracker_events``): a code or password the customer typed, a secret slot
+value and a PUK the bot gave never reach Redis (or its AOF file, or the tracker API) in clear.
+The running turn still works on the unmasked tracker in memory.
 """
 
 from __future__ import annotations
+
+import json
 
 from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.trackers import (
@@ -15,8 +20,17 @@ from rasa.shared.core.trackers import (
     get_trackers_for_conversation_sessions,
 )
 
+from contacts.events import SECRET_SLOTS
+from contacts.masking import mask_tracker_events
+
 
 class SingleReadRedisTrackerStore(RedisTrackerStore):
+    @staticmethod
+    def serialise_tracker(tracker: DialogueStateTracker) -> str:
+        dialogue = tracker.as_dialogue().as_dict()
+        mask_tracker_events(dialogue["events"], SECRET_SLOTS)
+        return json.dumps(dialogue)
+
     async def save(self, tracker: DialogueStateTracker, timeout: float | None = None) -> None:
         key = self.key_prefix + tracker.sender_id
         stored = self.red.get(key)

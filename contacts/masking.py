@@ -38,3 +38,36 @@ def mask_secrets(
             if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
                 text = text[:start] + MASK + text[end:]
     return _SECRET_AFTER_WORD.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+
+
+def mask_tracker_events(events: list[dict[str, Any]],
+                        secret_slots: Iterable[str] = frozenset({"otp_code",
+                                                                 "service_password"})) -> None:
+    """Mask, in place, the serialised events of a Rasa tracker before it is stored: the
+    customer's answer to a secret question (``requested_slot`` one of ``secret_slots``), secrets
+    in any other message (as ``mask_secrets``), secret slot values, and secrets in the bot's
+    own texts (a PUK it gave). Nested dicts are replaced, never mutated: they may be shared with
+    the live tracker's events, which the running turn still uses."""
+    secret_slots = frozenset(secret_slots)
+    asked = False
+    for index, event in enumerate(events):
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "requested_slot":
+            asked = event.get("value") in secret_slots
+        elif kind == "slot" and event.get("name") in SECRET_NAMES | secret_slots \
+                and event.get("value") not in (None, MASK):
+            events[index] = {**event, "value": MASK}
+        elif kind == "user" and event.get("text"):
+            events[index] = _masked_user(event, asked)
+        elif kind == "bot" and event.get("text"):
+            events[index] = {**event, "text": mask_secrets(event["text"])}
+
+
+def _masked_user(event: dict[str, Any], asked: bool) -> dict[str, Any]:
+    parse_data = event.get("parse_data") or {}
+    entities = parse_data.get("entities") or []
+    text = mask_secrets(event["text"], entities, asked)
+    safe_entities = [{**e, "value": MASK} if e.get("entity") in SECRET_NAMES else e
+                     for e in entities]
+    return {**event, "text": text,
+            "parse_data": {**parse_data, "text": text, "entities": safe_entities}}

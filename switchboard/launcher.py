@@ -22,7 +22,7 @@ from typing import IO
 
 import redis
 
-from switchboard.keys import rasa_api_token
+from switchboard.keys import action_server_token, rasa_api_token
 from switchboard.log import get_logger
 from switchboard.redis_client import redis_client
 from switchboard.settings import PROJECT_ROOT, Settings
@@ -148,8 +148,7 @@ def embedded_redis(settings: Settings, log_dir: Path | None) -> ManagedProcess:
 
 
 def action_server(settings: Settings, log_dir: Path | None) -> ManagedProcess:
-    command = [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
-               "--port", str(settings.action_port)]
+    command = [sys.executable, "-m", "actions.server"]  # host, port and token from the env
     return ManagedProcess(
         "action-server", command, http_ok(f"http://127.0.0.1:{settings.action_port}/health"),
         env=_child_env(settings), startup_timeout=90, log_path=_log(log_dir, "actions"),
@@ -164,10 +163,10 @@ def rasa_server(settings: Settings, model: Path, log_dir: Path | None) -> Manage
         "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         "--port", str(settings.rasa_port),
     ]
-    command += ["--enable-api", "--auth-token", rasa_api_token(settings)]
+    command += ["--enable-api"]  # its token by environment (bot.server), never on argv
     env = {
         **_child_env(settings),
-        **settings.rasa_endpoint_env(),
+        **rasa_env(settings),
         "SANIC_WORKERS": str(settings.rasa_workers),
         # Sanic's access log costs ~3 ms CPU per message and writes conversation ids to the log.
         "SANIC_ACCESS_LOG": "false",
@@ -176,6 +175,13 @@ def rasa_server(settings: Settings, model: Path, log_dir: Path | None) -> Manage
         "rasa", command, http_ok(f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/"),
         env=env, startup_timeout=300, log_path=_log(log_dir, "rasa"),
     )
+
+
+def rasa_env(settings: Settings) -> dict[str, str]:
+    """What a Rasa process (server or shell) needs in its environment: the values endpoints.yml
+    expands, its API token, and the header it sends the action server on every call."""
+    return {**settings.rasa_endpoint_env(), "RASA_API_TOKEN": rasa_api_token(settings),
+            "ACTION_SERVER_AUTHORIZATION": f"Bearer {action_server_token(settings)}"}
 
 
 def contacts_server(settings: Settings, log_dir: Path | None) -> ManagedProcess:

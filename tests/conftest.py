@@ -38,6 +38,7 @@ from tests.helpers import http, post_json
 from tests.postgres import PostgresUnavailable, TemporaryPostgres
 
 API_TOKEN = "test-api-token"
+REST_TOKEN = "test-rest-channel-token"  # what a trusted integration presents to the REST channel
 TWILIO_AUTH_TOKEN = "test-twilio-auth-token"  # the tests sign webhooks like Twilio does
 # Short enough that a test can wait it out: the "second contact after the timeout" test does.
 CONTACT_TIMEOUT_MINUTES = 0.1
@@ -60,9 +61,14 @@ class RunningAssistant:
         return f"http://127.0.0.1:{self.settings.rasa_port}"
 
     def say(self, sender: str, text: str) -> list[dict]:
-        """Send one message over the REST channel and return the bot's messages."""
-        return post_json(f"{self.base_url}/webhooks/rest/webhook",
-                         {"sender": sender, "message": text})
+        """Send one message over the REST channel as a trusted integration and return the bot's
+        messages. ``sender`` is the conversation id, ``rest:<id>``; the integration names it
+        without the namespace, which the channel adds."""
+        status, answer = http("POST", f"{self.base_url}/webhooks/rest/webhook",
+                              {"sender": sender.removeprefix("rest:"), "message": text},
+                              token=REST_TOKEN)
+        assert status == 200, (status, answer)
+        return answer
 
     def texts(self, sender: str, text: str) -> list[str]:
         return [m.get("text", "") for m in self.say(sender, text)]
@@ -127,6 +133,7 @@ def assistant(
         "ACTION_SERVER_PORT": str(free_port()),
         "RASA_API_TOKEN": API_TOKEN,
         "SWITCHBOARD_API_TOKEN": API_TOKEN,
+        "REST_CHANNEL_TOKEN": REST_TOKEN,
         "CONSOLE_PORT": str(free_port()),
         "CONTACT_TIMEOUT_MINUTES": str(CONTACT_TIMEOUT_MINUTES),
         "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
@@ -145,8 +152,8 @@ def assistant(
 
 @pytest.fixture
 def sender() -> str:
-    """A fresh conversation id per test."""
-    return f"test-{uuid.uuid4().hex[:10]}"
+    """A fresh REST conversation id per test (as Rasa and the contact record know it)."""
+    return f"rest:test-{uuid.uuid4().hex[:10]}"
 
 
 # --- Databases: every contacts test runs on SQLite and on PostgreSQL ---

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from tests.conftest import CONTACT_TIMEOUT_MINUTES
-from tests.helpers import post_json
+from tests.conftest import CONTACT_TIMEOUT_MINUTES, REST_TOKEN
+from tests.helpers import http
 
 
 def test_a_conversation_is_one_contact_with_every_message_in_order(assistant, sender):
@@ -40,10 +40,10 @@ def test_a_second_conversation_after_the_timeout_is_a_second_contact(assistant, 
 
 def test_replaying_a_message_id_gives_no_second_reply_and_no_second_touch(assistant, sender):
     url = f"{assistant.base_url}/webhooks/rest/webhook"
-    message = {"sender": sender, "message": "what is roaming", "message_id": "msg-42"}
-    first = post_json(url, message)
-    again = post_json(url, message)
-    assert first and again == []
+    message = {"sender": sender.removeprefix("rest:"), "message": "what is roaming",
+               "message_id": "msg-42"}
+    (status, first), (_, again) = (http("POST", url, message, token=REST_TOKEN) for _ in "12")
+    assert status == 200 and first and again == []
     [contact] = assistant.contacts(sender)
     assert [t["author"] for t in contact["touches"]] == ["customer", "bot"]
 
@@ -72,14 +72,14 @@ def test_contact_history_answers_from_the_two_month_query(assistant, sender):
 
 
 def test_bad_rest_payloads_get_400_not_a_stack_trace(assistant):
-    from tests.helpers import http
-
     url = f"{assistant.base_url}/webhooks/rest/webhook"
     for body in ({"message": "hi"}, {"sender": "", "message": "hi"}, {"sender": "x"},
-                 {"sender": "x", "message": "a" * 5000}, ["x"]):
-        status, answer = http("POST", url, body)
+                 {"sender": "x", "message": "a" * 5000}, ["x"], {"sender": "Alice Smith",
+                 "message": "hi"}, {"sender": "crm/4711", "message": "hi"},
+                 {"sender": "Zoë", "message": "hi"}):
+        status, answer = http("POST", url, body, token=REST_TOKEN)
         assert status == 400 and "error" in answer and "Traceback" not in str(answer)
-    status, answer = http("POST", url, raw=b"{oops")
+    status, answer = http("POST", url, raw=b"{oops", token=REST_TOKEN)
     assert status == 400
 
 

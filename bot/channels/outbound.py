@@ -7,9 +7,11 @@ from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 
+from bot import payloads
 from bot.channels.sms import SmsOutput
 from bot.channels.telegram import TelegramOutput
 from bot.channels.webchat import WebchatOutput
+from switchboard.redis_client import async_redis_client
 from switchboard.settings import Settings, load_settings
 
 
@@ -34,7 +36,8 @@ def output_for(sender_id: str, settings: Settings | None = None) -> OutputChanne
 async def send_to_customer(sender_id: str, text: str, buttons: list[dict[str, Any]] | None = None,
                            settings: Settings | None = None) -> None:
     output = output_for(sender_id, settings)
-    if buttons:
+    if buttons:  # offered here, so pressable later (bot/payloads.py)
+        await payloads.remember_offered(async_redis_client(settings), sender_id, buttons)
         await output.send_text_with_buttons(sender_id, text, buttons)
     else:
         await output.send_text_message(sender_id, text)

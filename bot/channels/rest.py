@@ -1,6 +1,13 @@
 """The REST channel for integrations and tests: ``POST /webhooks/rest/webhook``.
 
-Body: ``{"sender": "<conversation id>", "message": "<text>", "message_id": "<optional id>"}``.
+Body: ``{"sender": "<conversation id>", "message": "<text>", "message_id": "<optional id>",
+"metadata": {...optional}}``, with ``Authorization: Bearer <REST_CHANNEL_TOKEN>``: integrations
+are trusted systems that hold the token (401 without it). Their conversations live in their
+own namespace: ``sender`` ``4711`` is the conversation ``rest:4711``, so no REST caller can
+address a conversation of another channel (``sms:...``, ``webchat:...``). Sender ids are
+1-128 of ``A-Z a-z 0-9 _ . : @ -`` (400 otherwise), so the id is the same in every path that
+carries it (URLs included). Client metadata is kept under ``metadata["client"]`` and never
+carries trust (it cannot claim a verified number or a button press).
 Unlike Rasa's own REST channel it validates the payload (400 with the reason), takes the
 client's message id so a retried request is answered once and recorded once, and never puts
 customer text in the logs.
@@ -8,6 +15,7 @@ customer text in the logs.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,9 +27,13 @@ from sanic.response import HTTPResponse
 
 from bot.channels.base import WebhookChannel
 from bot.gateway import Inbound, deliver
+from switchboard.keys import rest_token, token_matches
+from switchboard.settings import load_settings
 
 MAX_TEXT = 4096
 MAX_ID = 128
+SENDER = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
+NAMESPACE = "rest:"
 
 
 class PayloadError(ValueError):
@@ -35,15 +47,20 @@ class RestInput(WebhookChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = self.webhook_blueprint()
+        token = rest_token(load_settings())
 
         @webhook.post("/webhook")
         async def receive(request: Request) -> HTTPResponse:
+            if not token_matches(token, request.headers.get("authorization")):
+                return response.json({"error": "missing or wrong bearer token"}, status=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
             try:
                 sender, text, message_id, metadata = parse_payload(request)
             except PayloadError as exc:
                 return response.json({"error": str(exc)}, status=400)
             collector = CollectingOutputChannel()
-            inbound = Inbound(self.name(), sender, text, message_id, metadata or {})
+            inbound = Inbound(self.name(), NAMESPACE + sender, text, message_id,
+                              {"client": metadata} if metadata else {})
             try:
                 await deliver(inbound, collector, on_new_message)
             except RedisError:
@@ -64,8 +81,9 @@ def parse_payload(request: Request) -> tuple[str, str, str, dict[str, Any] | Non
     sender, text = body.get("sender"), body.get("message")
     message_id = body.get("message_id") or uuid.uuid4().hex
     metadata = body.get("metadata")
-    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_ID:
-        raise PayloadError(f"'sender' must be a non-empty string of at most {MAX_ID} characters")
+    if not isinstance(sender, str) or not SENDER.fullmatch(sender):
+        raise PayloadError(f"'sender' must be 1 to {MAX_ID} of the characters A-Z a-z 0-9 "
+                           "_ . : @ -")
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise PayloadError(f"'message' must be a string of at most {MAX_TEXT} characters")
     if not isinstance(message_id, str) or len(message_id) > MAX_ID:

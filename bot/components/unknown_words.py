@@ -21,6 +21,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot import payloads
+
 WORD = re.compile(r"[^\W_]+")
 VOCABULARY_FILE = "vocabulary.json"
 
@@ -79,6 +81,8 @@ class UnknownWordsFallback(GraphComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
+            if payloads.is_marked(message.get("metadata")):
+                continue  # a button the assistant offered: not words to know
             if self.is_unknown(message.get(TEXT) or ""):
                 self._set_fallback(message)
         return messages
