@@ -11,6 +11,8 @@ import uuid
 import pytest
 import websockets
 
+from bot.channels.webchat import session_from_token
+
 CHROMIUM = "/usr/lib/chromium/chromium"
 
 
@@ -26,9 +28,11 @@ async def _receive(ws, kind: str, timeout: float = 30.0) -> dict:
             return frame
 
 
-async def _conversation(assistant, session_id, messages):
+async def _conversation(assistant, token, messages, hello=None):
+    """Say hello with ``token`` (or the given hello frame), then each message: the session token
+    the server handed back, the history and the bot's first reply to each message."""
     async with websockets.connect(socket_url(assistant)) as ws:
-        await ws.send(json.dumps({"type": "hello", "session_id": session_id}))
+        await ws.send(json.dumps(hello or {"type": "hello", "token": token}))
         session = await _receive(ws, "session")
         history = await _receive(ws, "history")
         replies = []
@@ -36,7 +40,14 @@ async def _conversation(assistant, session_id, messages):
             await ws.send(json.dumps({"type": "message", "text": text,
                                       "id": uuid.uuid4().hex}))
             replies.append(await _receive(ws, "bot"))
-        return session["session_id"], history["messages"], replies
+        return session["token"], history["messages"], replies
+
+
+def session_of(assistant, token: str) -> str:
+    """The session id inside a token the server issued."""
+    session_id = session_from_token(assistant.settings, token)
+    assert session_id is not None, "the server issued a token it does not accept"
+    return session_id
 
 
 def run(coroutine):
@@ -44,13 +55,13 @@ def run(coroutine):
 
 
 def test_a_conversation_over_the_socket_then_resumed_with_history(assistant):
-    session, history, [greeting] = run(_conversation(assistant, None, ["hello there"]))
+    token, history, [greeting] = run(_conversation(assistant, None, ["hello there"]))
     assert history == [] and "Kestrel Mobile assistant" in greeting["text"]
-    again, history, [answer] = run(_conversation(assistant, session, ["what apn do I need"]))
-    assert again == session
+    again, history, [answer] = run(_conversation(assistant, token, ["what apn do I need"]))
+    assert session_of(assistant, again) == session_of(assistant, token)
     assert [t["from"] for t in history[:2]] == ["customer", "bot"]
     assert history[0]["text"] == "hello there" and "internet.kestrel" in answer["text"]
-    [contact] = assistant.contacts(f"webchat:{session}")
+    [contact] = assistant.contacts(f"webchat:{session_of(assistant, token)}")
     assert contact["channel"] == "webchat"
 
 
@@ -65,9 +76,9 @@ def test_malformed_frames_get_errors_and_the_socket_stays_open(assistant):
         async with websockets.connect(socket_url(assistant)) as ws:
             await ws.send("not json")
             assert "JSON" in (await _receive(ws, "error"))["error"]
-            await ws.send(json.dumps({"type": "hello", "session_id": "../../etc"}))
-            session = await _receive(ws, "session")  # a bad id gets a fresh session
-            assert session["session_id"] != "../../etc"
+            await ws.send(json.dumps({"type": "hello", "token": "../../etc"}))
+            session = await _receive(ws, "session")  # a bad token gets a fresh session
+            assert session_of(assistant, session["token"])
             await _receive(ws, "history")
             await ws.send(json.dumps({"type": "message", "text": ""}))
             assert "characters" in (await _receive(ws, "error"))["error"]
@@ -101,8 +112,11 @@ def test_the_page_in_a_real_browser(assistant):
         page.get_by_role("button", name="No, I'll keep trying").click()
         expect(page.locator(".msg--customer").last).to_have_text("No, I'll keep trying")
         expect(page.locator(".msg--bot")).to_have_count(4)
+        stored = "localStorage.getItem('switchboard.webchat.token')"
+        session = session_of(assistant, page.evaluate(stored))  # a signed token, not an id
         page.reload()
         expect(page.locator("#status")).to_have_text("online")
+        assert session_of(assistant, page.evaluate(stored)) == session
         expect(page.locator(".msg--customer").first).to_have_text("<b>hello</b> there")
         expect(page.locator(".msg--customer").last).to_have_text("No, I'll keep trying")
         browser.close()

@@ -2,10 +2,16 @@
 
 - ``GET /webhooks/webchat/``: the chat page (plain HTML and JavaScript, no CDN, no build step).
 - ``WS /webhooks/webchat/socket``: the widget's socket. Client frames are JSON:
-  ``{"type": "hello", "session_id": "..."|null}`` first, then
+  ``{"type": "hello", "token": "<session token>"|null}`` first, then
   ``{"type": "message", "text": "...", "id": "<client message id>"}``. Server frames:
-  ``session`` (the session id to keep in local storage), ``history`` (recent turns, on every
-  connect), ``bot`` (a reply: text and buttons), ``error``.
+  ``{"type": "session", "token": "..."}`` (a fresh token to keep in local storage, sent after
+  every hello), ``history`` (recent turns, when the hello resumed a session), ``bot`` (a reply:
+  text and buttons), ``error``.
+
+Sessions are made by the server only. The session id (144 random bits) is never accepted from
+the client on its own: the client holds a token the server signed (see ``session_token``), and a
+hello without a valid, unexpired token starts a new session with no history. The token is
+re-issued on every hello, so a session lasts ``webchat_session_days`` after its last use.
 Replies travel through Redis pub/sub (one channel per session), so they reach the open socket
 whichever Rasa worker (or, later, the agent console) produced them.
 """
@@ -13,6 +19,10 @@ whichever Rasa worker (or, later, the agent console) produced them.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -30,16 +40,32 @@ from contacts import events, service
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_secrets
 from switchboard.db import database
+from switchboard.keys import derived_key
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client, redis_client
+from switchboard.settings import Settings, load_settings
 
 log = get_logger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "webchat_static"
-SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+SESSION_BYTES = 18  # 144 random bits: 24 base64url characters
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{24}")
+TOKEN_VERSION = "v1"
+TOKEN_PURPOSE = b"webchat-session"
+MAC_BYTES = 32  # HMAC-SHA256
+MAX_TOKEN = 128  # characters; a real token is 94
+CLOCK_SKEW = 300  # seconds a token may be dated ahead of this replica's clock
 MAX_TEXT = 4096
 MAX_ID = 128
 HISTORY_TURNS = 30
+# The session token sits in the page's local storage: no script but ours may run to read it, and
+# the page may talk only to its own server (which is also where the socket is).
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self'; object-src 'none'; "
+                               "base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8"}
 
@@ -50,6 +76,63 @@ def _topic(session_id: str) -> str:
 
 def sender_of(session_id: str) -> str:
     return f"webchat:{session_id}"
+
+
+def new_session_id() -> str:
+    """A fresh, unguessable session id (server-made only)."""
+    return secrets.token_urlsafe(SESSION_BYTES)
+
+
+def session_token(settings: Settings, session_id: str, issued: float | None = None) -> str:
+    """The token a browser keeps for ``session_id``: base64url (no padding) of
+    ``b"v1.<session id>.<issued, unix seconds>"`` followed by its 32-byte HMAC-SHA256 under the
+    ``webchat-session`` purpose key. ``issued`` defaults to now."""
+    stamp = int(time.time() if issued is None else issued)
+    body = f"{TOKEN_VERSION}.{session_id}.{stamp}".encode("ascii")
+    return base64.urlsafe_b64encode(body + _mac(settings, body)).decode("ascii").rstrip("=")
+
+
+def session_from_token(settings: Settings, token: Any, now: float | None = None) -> str | None:
+    """The session id a token was issued for, or None when the token is missing, malformed,
+    signed with another key or for other content, or older than ``webchat_session_days``
+    (``now``: unix seconds, default the current time). Never raises."""
+    body = _signed_body(settings, token)
+    if body is None:
+        return None
+    parts = body.split(".")
+    if len(parts) != 3:
+        return None
+    version, session_id, stamp = parts
+    if version != TOKEN_VERSION or not SESSION_ID.fullmatch(session_id) or not stamp.isdigit():
+        return None
+    now = time.time() if now is None else now
+    age = now - int(stamp)
+    if age > settings.webchat_session_days * 86400 or age < -CLOCK_SKEW:
+        return None
+    return session_id
+
+
+def _signed_body(settings: Settings, token: Any) -> str | None:
+    """The token's body if its MAC is right (compared in constant time), else None."""
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN:
+        return None
+    try:
+        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) <= MAC_BYTES:
+        return None
+    body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
+    if not hmac.compare_digest(mac, _mac(settings, body)):
+        return None
+    try:
+        return body.decode("ascii")
+    except UnicodeDecodeError:  # only we sign, and we sign ASCII: cannot happen, still no crash
+        return None
+
+
+def _mac(settings: Settings, body: bytes) -> bytes:
+    return hmac.new(derived_key(settings, TOKEN_PURPOSE), body, hashlib.sha256).digest()
 
 
 class WebchatOutput(OutputChannel):
@@ -82,6 +165,7 @@ class WebchatInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webchat = Blueprint("switchboard_webchat", __name__)
+        settings = load_settings()
         files = {path.name: path.read_bytes() for path in STATIC.iterdir() if path.is_file()}
 
         @webchat.get("/")
@@ -94,7 +178,7 @@ class WebchatInput(InputChannel):
 
         @webchat.websocket("/socket")
         async def socket(request: Request, ws) -> None:
-            await ChatSession(request, ws, on_new_message).run()
+            await ChatSession(request, ws, on_new_message, settings).run()
 
         return webchat
 
@@ -102,15 +186,17 @@ class WebchatInput(InputChannel):
 def _static(files: dict[str, bytes], name: str) -> HTTPResponse:
     if name not in files:
         return response.json({"error": "not found"}, status=404)
-    return response.raw(files[name], content_type=CONTENT_TYPES.get(Path(name).suffix,
-                                                                     "application/octet-stream"))
+    return response.raw(files[name], headers=PAGE_HEADERS,
+                        content_type=CONTENT_TYPES.get(Path(name).suffix,
+                                                       "application/octet-stream"))
 
 
 class ChatSession:
     """One open socket: a hello, then messages in; replies out from the session's topic."""
 
-    def __init__(self, request: Request, ws, on_new_message) -> None:
+    def __init__(self, request: Request, ws, on_new_message, settings: Settings) -> None:
         self.request, self.ws, self.on_new_message = request, ws, on_new_message
+        self.settings = settings
         self.session_id = ""
 
     async def run(self) -> None:
@@ -118,21 +204,31 @@ class ChatSession:
         if hello is None or hello.get("type") != "hello":
             await self._send({"type": "error", "error": "say hello first"})
             return
-        given = hello.get("session_id")
-        resumed = isinstance(given, str) and SESSION_ID.fullmatch(given) is not None
-        self.session_id = given if resumed else secrets.token_urlsafe(18)
+        resumed = self._resume(hello.get("token"))
         pubsub = async_redis_client().pubsub()
         await pubsub.subscribe(_topic(self.session_id))
         relay = asyncio.create_task(self._relay(pubsub))
         try:
-            await self._send({"type": "session", "session_id": self.session_id})
-            await self._send({"type": "history", "messages": await self._history()})
+            # a fresh token on every hello: the session lives on while it is used
+            await self._send({"type": "session",
+                              "token": session_token(self.settings, self.session_id)})
+            await self._send({"type": "history",
+                              "messages": await self._history() if resumed else []})
             while (frame := await self._receive()) is not None:
                 await self._message(frame)
         finally:
             relay.cancel()
             await pubsub.unsubscribe(_topic(self.session_id))
             await pubsub.close()
+
+    def _resume(self, token: Any) -> bool:
+        """Take the token's session, or a new one when the token is absent or not valid (a
+        bare session id, forged or expired token, ...): True when a session was resumed."""
+        session_id = session_from_token(self.settings, token)
+        if session_id is None and token is not None:
+            log.info("webchat.token_refused")  # never the token itself: it is a credential
+        self.session_id = session_id or new_session_id()
+        return session_id is not None
 
     async def _message(self, frame: dict[str, Any]) -> None:
         text, message_id = frame.get("text"), frame.get("id")

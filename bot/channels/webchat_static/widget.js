@@ -2,7 +2,9 @@
 // Customer and bot text is always inserted with textContent, never as HTML.
 (function () {
   "use strict";
-  var SESSION_KEY = "switchboard.webchat.session";
+  // The server-signed session token (never a bare session id: the server ignores those).
+  var TOKEN_KEY = "switchboard.webchat.token";
+  localStorage.removeItem("switchboard.webchat.session");  // what older pages kept
   var log = document.getElementById("log");
   var form = document.getElementById("composer");
   var input = document.getElementById("text");
@@ -50,7 +52,7 @@
 
   function handle(frame) {
     if (frame.type === "session") {
-      localStorage.setItem(SESSION_KEY, frame.session_id);
+      localStorage.setItem(TOKEN_KEY, frame.token);
     } else if (frame.type === "history") {
       log.textContent = "";
       frame.messages.forEach(function (turn) {
@@ -73,7 +75,7 @@
     socket.addEventListener("open", function () {
       retryDelay = 500;
       status.textContent = "online";
-      socket.send(JSON.stringify({ type: "hello", session_id: localStorage.getItem(SESSION_KEY) }));
+      socket.send(JSON.stringify({ type: "hello", token: localStorage.getItem(TOKEN_KEY) }));
       while (pending.length) { socket.send(pending.shift()); }
     });
     socket.addEventListener("message", function (event) {
