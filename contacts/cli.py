@@ -2,6 +2,7 @@
 
 Reading: ``history MSISDN``, ``show REF``, ``list``, ``export``, ``config``. Writing (for
 operators' scripts and demos): ``customer``, ``begin``, ``touch``, ``complete``, ``operation``.
+And ``switchboard customers erase NUMBER``: one customer's data erased on request.
 Every command migrates the database first, and says what was wrong instead of a traceback.
 """
 
@@ -14,9 +15,10 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
+import redis
 from sqlalchemy.orm import Session
 
-from contacts import service
+from contacts import erasure, service
 from contacts.serialize import (
     contact_dict,
     detail_dict,
@@ -27,6 +29,8 @@ from contacts.serialize import (
 )
 from contacts.service import ContactError, ContactFilter
 from switchboard import migrate
+from switchboard.redis_client import redis_client
+from switchboard.settings import load_settings
 
 EXPORT_COLUMNS = ["reference", "channel", "customer_msisdn", "started_at", "ended_at", "status",
                   "handled_by", "agent_id", "auth_method", "auth_result", "interaction_mode",
@@ -101,6 +105,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     operation.set_defaults(run=_operation)
 
     parser.set_defaults(func=run)
+    _add_customer_commands(commands)
+
+
+def _add_customer_commands(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("customers", help="customers' data: erase on request")
+    sub = parser.add_subparsers(dest="customers_command", required=True)
+    erase = sub.add_parser(
+        "erase", help="erase one customer's data: contacts' texts, channel identities, "
+                      "complaints' text, conversations and codes in Redis")
+    erase.add_argument("number", nargs="+", help="07700 900001, +447700900001 or 447700900001")
+    erase.add_argument("--yes", action="store_true", help="erase without asking")
+    erase.set_defaults(func=run_erase)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -232,6 +248,66 @@ def _operation(args: argparse.Namespace, db) -> None:
         s, service.find_contact(s, args.reference), category=args.category,
         result=args.result, reference=args.op_reference, detail=args.detail,
         key=args.key) else "already recorded")
+
+
+# --- Erasure ---
+
+def run_erase(args: argparse.Namespace) -> int:
+    """``customers erase``: find, describe, confirm (unless ``--yes``), erase, summarise.
+    Exit status 0 when erased, 1 when not confirmed, 2 on an error."""
+    try:
+        msisdn = erasure.parse_number("".join(args.number))
+        db = migrate.migrated_database()
+        subject = erasure.find_subject(db, msisdn)
+        print(_found(subject))
+        if not (args.yes or _confirmed("Erase it? Counts stay for reports. [y/N] ")):
+            print("Nothing erased.")
+            return 1
+        outcome = erasure.erase(db, redis_client(load_settings()), subject)
+    except erasure.ErasureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except redis.RedisError as exc:
+        print(f"error: Redis unavailable ({type(exc).__name__}); nothing in the database was "
+              "erased, try again", file=sys.stderr)
+        return 2
+    print(_erased(outcome))
+    return 0
+
+
+def _found(subject: erasure.Subject) -> str:
+    from actions.verification import display_number  # see erasure.parse_number
+
+    number = display_number(subject.msisdn)
+    if not subject.found_anything:
+        return (f"No contacts, identities or complaints for {number}; its one-time codes and "
+                "attempt counters will still be removed.")
+    return (f"For {number}: {_count(len(subject.contact_ids), 'contact')}, "
+            f"{_count(len(subject.identity_ids), 'channel identity', 'channel identities')}, "
+            f"{'a customer record' if subject.customer_id else 'no customer record'}, "
+            f"{_count(subject.complaints, 'complaint')}.")
+
+
+def _erased(outcome: erasure.Outcome) -> str:
+    rows = outcome.rows
+    lines = [f"Erased ({outcome.reference}): {_count(rows.contacts, 'contact')} anonymised "
+             f"({_count(rows.touches, 'message')} emptied), "
+             f"{_count(rows.identities, 'channel identity', 'channel identities')} and "
+             f"{_count(rows.customers, 'customer record')} removed, "
+             f"{_count(outcome.complaints, 'complaint')} without its text, "
+             f"{_count(outcome.redis_records, 'Redis record')} removed."]
+    return "\n".join(lines + [f"Note: {note}" for note in outcome.notes])
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:  # no terminal and no --yes: not confirmed
+        return False
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 # --- Helpers ---

@@ -178,3 +178,21 @@ class ContactOperation(Base):
     at = Column(DateTime, nullable=False)
 
     contact = relationship("Contact", back_populates="operations")
+
+
+# --- Erasures: that one happened, never what was erased ---
+
+class Erasure(Base):
+    """One customer's data erased on request (``switchboard customers erase``): when, a random
+    reference to quote, and how much went. Nothing that identifies the customer."""
+
+    __tablename__ = "erasure"
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(24), nullable=False, unique=True)  # ER261125-7K3QXP
+    at = Column(DateTime, nullable=False)
+    contacts = Column(Integer, nullable=False)  # contacts anonymised
+    touches = Column(Integer, nullable=False)  # messages whose text was removed
+    identities = Column(Integer, nullable=False)  # channel identities removed
+    customers = Column(Integer, nullable=False)  # customer records removed (0 or 1)
+    complaints = Column(Integer, nullable=False)  # complaints whose personal text was removed
+    redis_records = Column(Integer, nullable=False)  # keys, members and stream entries removed

@@ -10,6 +10,8 @@ decided by an atomic Redis operation).
 - With ``HANDOFF_AUTO_ASSIGN``, waiting chats go to the least-loaded online agent with the skill
   and room.
 - Customers hear when their place in the queue moved up meaningfully.
+- Contact records past ``CONTACT_RETENTION_DAYS`` are anonymised, at most hourly across every
+  console process (``contacts.retention``: a Redis lease).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 
 import redis
 
-from contacts import events
+from contacts import events, retention
 from handoff import customer, inbox, presence, queue, tracker
 from handoff.intake import wait_phrase
 from switchboard.log import conversation_ref, get_logger
@@ -41,7 +43,15 @@ async def sweep(settings: Settings, now: float | None = None) -> dict[str, int]:
     return {"expired": await expire(settings, now),
             "requeued": await requeue_abandoned(settings, now),
             "assigned": await auto_assign(settings) if settings.auto_assign else 0,
-            "told": await tell_positions(settings)}
+            "told": await tell_positions(settings),
+            "anonymised": await retain(settings, now)}
+
+
+async def retain(settings: Settings, now: float) -> int:
+    """Contacts anonymised by the hourly retention sweep if it was due (0 if not). A sweep's
+    few seconds pause this clock once an hour; a failure waits for the lease to lapse."""
+    done = await asyncio.to_thread(retention.run_if_due, settings, now)
+    return done.contacts if done else 0
 
 
 async def expire(settings: Settings, now: float) -> int:

@@ -245,7 +245,9 @@ class Settings:
     def rasa_endpoint_env(self) -> dict[str, str]:
         """Variables that ``endpoints.yml`` expands (Rasa only expands ``${VAR}`` unquoted).
 
-        Rasa reads expanded values as strings, so only values that survive that are passed.
+        Rasa reads expanded values as strings, so only values that survive that are passed:
+        ``TRACKER_TTL_SECONDS`` is whole digits, which redis-py's ``SET ... EX`` accepts as a
+        string (the tracker store passes it on unconverted).
         """
         parts = urlsplit(self.effective_redis_url)
         db = (parts.path or "/0").lstrip("/") or "0"
@@ -255,6 +257,8 @@ class Settings:
             "REDIS_PORT": str(parts.port or 6379),
             "REDIS_DB": db,
             "REDIS_PASSWORD": parts.password or "",
+            # Every save sets the tracker with this expiry, so it counts from the last message.
+            "TRACKER_TTL_SECONDS": str(max(1, round(self.tracker_ttl_days * 86400))),
         }
 
 
