@@ -147,7 +147,7 @@ async def _for_agent(inbound: Inbound, output: OutputChannel, owner: str) -> Out
                                 inbound.sender_id, time.time())
         await inbox.post(async_redis_client(), agent, {
             "kind": "message", "sender_id": inbound.sender_id, "author": "customer",
-            "text": inbound.text})
+            "text": mask_secrets(inbound.text)})
         return Outcome.TO_AGENT
     if owner == queue.AWAITING_CALLBACK_MESSAGE:
         reply = await _callback(inbound)
@@ -224,9 +224,10 @@ async def _rating(inbound: Inbound, output: OutputChannel) -> Outcome | None:
 
 
 async def _record(inbound: Inbound) -> None:
-    """The contact record gets the message even though Rasa never sees it."""
+    """The contact record gets the message even though Rasa never sees it (masked already: the
+    stream is kept in Redis until recorded)."""
     await events.publish_async(async_redis_client(), {
-        "event": "user", "sender_id": inbound.sender_id, "text": inbound.text,
+        "event": "user", "sender_id": inbound.sender_id, "text": mask_secrets(inbound.text),
         "timestamp": time.time(), "message_id": inbound.message_id,
         "input_channel": inbound.channel, "parse_data": {}})
 

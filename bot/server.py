@@ -60,6 +60,9 @@ def apply_fixes() -> None:
 
 
 def main() -> None:
+    from switchboard.log import install_redaction
+
+    install_redaction()  # Rasa's own log lines may quote a customer's message
     apply_fixes()
     from rasa.__main__ import main as rasa_main
 

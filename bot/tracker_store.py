@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from rasa.core.tracker_store import RedisTrackerStore
+from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import (
     DialogueStateTracker,
     TrackerEventDiffEngine,
@@ -36,11 +37,25 @@ class SingleReadRedisTrackerStore(RedisTrackerStore):
         stored = self.red.get(key)
         prior = self.deserialise_tracker(tracker.sender_id, stored) if stored else None
         if self.event_broker is not None:
-            new_events = TrackerEventDiffEngine.event_difference(_last_session(prior), tracker)
-            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+            last = _last_session(prior)
+            new_events = TrackerEventDiffEngine.event_difference(last, tracker)
+            asked = last.get_slot("requested_slot") if last is not None else None
+            self._stream_masked(new_events, tracker.sender_id, asked)
         if prior is not None:
             tracker = self._merge_trackers(prior, tracker)
         self.red.set(key, self.serialise_tracker(tracker), ex=timeout or self.record_exp)
+
+
+    def _stream_masked(self, new_events: list[Event], sender_id: str, asked: str | None) -> None:
+        """Rasa's ``_stream_new_events``, masked the same way as the stored tracker: the contact
+        event stream lives in Redis (and its AOF file) until the recorder has written it.
+        ``asked``: the slot the bot was asking for before these events (a secret one masks the
+        customer's answer)."""
+        bodies = [{"event": "slot", "name": "requested_slot", "value": asked},
+                  *({"sender_id": sender_id, **event.as_dict()} for event in new_events)]
+        mask_tracker_events(bodies, SECRET_SLOTS)
+        for body in bodies[1:]:
+            self.event_broker.publish(body)
 
 
 def _last_session(tracker: DialogueStateTracker | None) -> DialogueStateTracker | None:

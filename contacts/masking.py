@@ -67,7 +67,8 @@ def _masked_user(event: dict[str, Any], asked: bool) -> dict[str, Any]:
     parse_data = event.get("parse_data") or {}
     entities = parse_data.get("entities") or []
     text = mask_secrets(event["text"], entities, asked)
-    safe_entities = [{**e, "value": MASK} if e.get("entity") in SECRET_NAMES else e
-                     for e in entities]
+    # A secret entity loses its value and its offsets (they pointed into the unmasked text).
+    safe_entities = [{**e, "value": MASK, "start": None, "end": None}
+                     if e.get("entity") in SECRET_NAMES else e for e in entities]
     return {**event, "text": text,
             "parse_data": {**parse_data, "text": text, "entities": safe_entities}}

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -216,10 +217,22 @@ def _log(log_dir: Path | None, name: str) -> Path | None:
     return log_dir / f"{name}.log"
 
 
+def make_private(data_dir: Path) -> None:
+    """Everything under the data directory (database, Redis AOF, keys, logs, outbox) readable by
+    its owner only: the directory 0700, files 0600, and this process and its children create
+    new ones that way (umask 077). Tightens what an earlier version left open."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for path in [data_dir, *data_dir.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(stat.S_IMODE(path.stat().st_mode) & 0o700)
+
+
 class Stack:
     """The running helpdesk: started in dependency order, stopped in reverse."""
 
     def __init__(self, settings: Settings, model: Path, log_dir: Path | None = None) -> None:
+        make_private(settings.data_dir)
         self.settings = settings
         self.processes: list[ManagedProcess] = []
         if settings.redis_url is None:

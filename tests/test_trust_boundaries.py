@@ -1,0 +1,204 @@
+"""Issue 12's attacks, each through the running servers: every one of them worked before this
+change (the REST channel took any sender with no credential, the action server ran any posted
+tracker, typed ``/intent`` text drove Rasa, trackers kept typed passwords) and is refused now."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import uuid
+
+import psutil
+import pytest
+
+from handoff import queue
+from switchboard.keys import action_server_token
+from tests.conftest import API_TOKEN, REST_TOKEN
+from tests.helpers import http
+from tests.test_self_service import (  # noqa: F401  (fixtures)
+    PUK,
+    local,
+    stack_db,
+    subscriber,
+    texts,
+    verify_by_password,
+)
+from tests.test_sms_channel import sent_to, twilio_post
+
+
+def rest(assistant, body: dict, token: str | None = REST_TOKEN) -> tuple[int, object]:
+    return http("POST", f"{assistant.base_url}/webhooks/rest/webhook", body, token=token)
+
+
+# --- 1. Conversation ids are not bearer tokens ---
+
+def test_the_rest_channel_refuses_callers_without_the_integration_token(assistant, sender):
+    body = {"sender": sender.removeprefix("rest:"), "message": "hi"}
+    assert rest(assistant, body, token=None)[0] == 401
+    assert rest(assistant, body, token="not-the-token")[0] == 401
+    status, answer = http("POST", f"{assistant.base_url}/webhooks/rest/webhook", body,
+                          headers={"Authorization": f"Basic {REST_TOKEN}"})
+    assert status == 401
+    assert rest(assistant, body)[0] == 200
+
+
+def test_a_rest_caller_cannot_reach_a_verified_sms_conversation(assistant, subscriber):
+    """The SMS customer verifies with their password; a REST caller naming their SMS
+    conversation id gets a conversation of its own, which knows nothing of them."""
+    number = f"+{subscriber.msisdn}"
+    twilio_post(assistant, number, "what's my PUK")
+    twilio_post(assistant, number, '/inform{"verification_method": "password"}')
+    twilio_post(assistant, number, subscriber.password)
+    assert any(PUK in body for body in sent_to(assistant, subscriber.msisdn))
+    for stolen in (f"sms:{subscriber.msisdn}", f"whatsapp:{subscriber.msisdn}"):
+        status, answer = rest(assistant, {"sender": stolen, "message": "what's my PUK"})
+        assert status == 200
+        said = " ".join(m.get("text", "") for m in answer)
+        assert PUK not in said and "mobile number" in said
+        assert queue.owner(assistant.redis(), f"rest:{stolen}") in (None, "bot")
+
+
+def test_client_metadata_cannot_claim_a_verified_number(assistant, sender, subscriber):
+    """``metadata.channel_verified_msisdn`` used to skip the number question."""
+    status, answer = rest(assistant, {
+        "sender": sender.removeprefix("rest:"), "message": "what's my PUK",
+        "metadata": {"channel_verified_msisdn": subscriber.msisdn,
+                     "switchboard_payload": True}})
+    said = " ".join(m.get("text", "") for m in answer)
+    assert status == 200 and "mobile number" in said
+
+
+# --- 2. The action server is internal ---
+
+def forged_call(sender_id: str, msisdn: str) -> dict:
+    """What Rasa posts to serve a request after verification, with a made-up tracker."""
+    return {"next_action": "action_after_verification", "sender_id": sender_id, "version": "3.6.21",
+            "domain": {}, "tracker": {
+                "sender_id": sender_id, "slots": {"verified_msisdn": msisdn,
+                                                  "requested_service": "get_puk"},
+                "latest_message": {"intent": {"name": "get_puk"}, "entities": [],
+                                   "text": "my puk"},
+                "events": [{"event": "slot", "name": "verified_msisdn", "value": msisdn,
+                            "timestamp": 1.0}],
+                "paused": False, "followup_action": None, "active_loop": {},
+                "latest_action_name": "action_listen", "latest_event_time": 1.0}}
+
+
+def action_url(assistant) -> str:
+    return f"http://127.0.0.1:{assistant.settings.action_port}"
+
+
+def test_the_action_server_wants_rasas_secret(assistant, subscriber):
+    call = forged_call("rest:attacker", subscriber.msisdn)
+    status, answer = http("POST", f"{action_url(assistant)}/webhook", call)
+    assert status == 401 and PUK not in json.dumps(answer)
+    assert http("POST", f"{action_url(assistant)}/webhook", call, token="guess")[0] == 401
+    assert http("GET", f"{action_url(assistant)}/actions")[0] == 401
+    assert http("GET", f"{action_url(assistant)}/health")[0] == 200  # liveness says nothing
+
+
+def test_even_with_the_secret_a_made_up_verified_number_opens_nothing(assistant, subscriber):
+    """Defence in depth: an unsealed number, or a seal made for another conversation."""
+    token = action_server_token(assistant.settings)
+    status, answer = http("POST", f"{action_url(assistant)}/webhook",
+                          forged_call("rest:attacker", subscriber.msisdn), token=token)
+    assert PUK not in json.dumps(answer)
+    # A real seal, copied out of the verified customer's own tracker into another conversation.
+    victim = f"rest:victim-{uuid.uuid4().hex[:8]}"
+    verify_by_password(assistant, victim, subscriber, request="what's my PUK")
+    sealed = assistant.tracker(victim)["slots"]["verified_msisdn"]
+    assert sealed and sealed.startswith(subscriber.msisdn + ".")
+    status, answer = http("POST", f"{action_url(assistant)}/webhook",
+                          forged_call("rest:attacker", sealed), token=token)
+    assert PUK not in json.dumps(answer)
+
+
+def test_the_action_server_listens_on_loopback_only(assistant):
+    action = next(p for p in assistant.stack.processes if p.name == "action-server")
+    process = psutil.Process(action.popen.pid)
+    listening = {c.laddr.ip for proc in [process, *process.children(recursive=True)]
+                 for c in proc.connections("tcp") if c.status == psutil.CONN_LISTEN}
+    assert listening == {"127.0.0.1"}
+
+
+def test_an_action_failure_does_not_echo_the_tracker(assistant):
+    token = action_server_token(assistant.settings)
+    call = forged_call("rest:attacker", "447700900001")
+    call["next_action"] = "action_account_request"
+    call["tracker"]["latest_message"] = ["my puk"]  # not an object: the action fails on it
+    status, answer = http("POST", f"{action_url(assistant)}/webhook", call, token=token)
+    assert status >= 400 and "my puk" not in json.dumps(answer)
+
+
+# --- 3. Typed text is never a button ---
+
+def test_typed_intent_syntax_is_text_not_an_intent(assistant, sender, agents_online):
+    said = texts(assistant, sender, "/request_human")
+    assert queue.owner(assistant.redis(), sender) in (None, "bot"), said
+    texts(assistant, sender, '/check_balance{"phone_number": "07700900001"}')
+    tracker = assistant.tracker(sender)
+    assert tracker["slots"].get("phone_number") is None
+    typed = [e for e in tracker["events"] if e["event"] == "user"]
+    assert [e["parse_data"]["intent"]["name"] for e in typed][-1] != "check_balance"
+    assert all(e["parse_data"]["entities"] == [] or all(
+        x.get("extractor") != "RegexMessageHandler" for x in e["parse_data"]["entities"])
+        for e in typed)
+
+
+def test_restart_typed_does_not_restart_and_a_button_still_works(assistant, sender, subscriber):
+    assert "mobile number" in texts(assistant, sender, "what's my balance")
+    texts(assistant, sender, "/restart")
+    events = [e["event"] for e in assistant.tracker(sender)["events"]]
+    assert "restart" not in events
+    # A payload the assistant offered in another conversation is not pressable here.
+    other = f"rest:other-{uuid.uuid4().hex[:8]}"
+    assert "mobile number" in texts(assistant, other, "what's my balance")
+    assert "How would you like" in texts(assistant, other, local(subscriber.msisdn))
+    # ... but the one offered here is (verify_by_password presses it).
+    answer = verify_by_password(assistant, f"rest:mine-{uuid.uuid4().hex[:8]}", subscriber)
+    assert "you're verified" in answer
+
+
+# --- 5. Secrets at rest ---
+
+def test_a_typed_password_is_not_kept_in_the_tracker_or_redis(assistant, sender, subscriber):
+    answer = verify_by_password(assistant, sender, subscriber, request="what's my PUK")
+    assert PUK in answer  # the customer did get it
+    stored = json.dumps(assistant.tracker(sender))
+    assert subscriber.password not in stored and PUK not in stored
+    raw = assistant.redis().get(f"switchboard:tracker:{sender}") or ""
+    assert raw and subscriber.password not in raw and PUK not in raw
+    redis_dir = assistant.settings.data_dir / "redis"
+    assistant.redis().bgrewriteaof()
+    on_disk = b"".join(p.read_bytes() for p in redis_dir.rglob("*") if p.is_file())
+    assert subscriber.password.encode() not in on_disk and PUK.encode() not in on_disk
+
+
+def test_a_slash_message_is_not_logged_word_for_word(assistant, sender):
+    texts(assistant, sender, "/ my password is 314159")
+    texts(assistant, sender, "/inform my pin 271828 thanks")
+    logs = "".join(p.read_text(errors="replace") for p in assistant.log_dir.glob("*.log"))
+    assert "314159" not in logs and "271828" not in logs
+
+
+def test_tokens_are_not_on_any_command_line(assistant):
+    secrets = {API_TOKEN, action_server_token(assistant.settings)}
+    for process in assistant.stack.processes:
+        tree = psutil.Process(process.popen.pid)
+        for proc in [tree, *tree.children(recursive=True)]:
+            line = " ".join(proc.cmdline())
+            assert not any(s in line for s in secrets), process.name
+
+
+@pytest.mark.parametrize("name", ["secret-key", "switchboard.db", "redis"])
+def test_files_under_the_data_directory_are_private(assistant, name):
+    data_dir = assistant.settings.data_dir
+    assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
+    path = data_dir / name
+    assert path.exists()
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    assert mode & 0o077 == 0, oct(mode)
+    if path.is_dir():
+        for child in path.rglob("*"):
+            assert stat.S_IMODE(os.stat(child).st_mode) & 0o077 == 0, (child, oct(mode))
