@@ -23,7 +23,15 @@ def test_rasa_endpoints_get_host_port_db_and_password_from_redis_url():
         "REDIS_PORT": "6380",
         "REDIS_DB": "3",
         "REDIS_PASSWORD": "s3cret",
+        "TRACKER_TTL_SECONDS": "259200",  # TRACKER_TTL_DAYS' default, 3 days
     }
+
+
+def test_the_action_server_url_can_point_at_a_cluster_service():
+    settings = Settings.from_env({"ACTION_SERVER_URL": "http://actions.internal:5055/webhook"})
+    assert settings.rasa_endpoint_env()["ACTION_ENDPOINT_URL"] == (
+        "http://actions.internal:5055/webhook")
+    assert settings.action_server_host == "127.0.0.1"  # the action server binds loopback
 
 
 def test_a_malformed_number_names_the_variable():
