@@ -1,12 +1,12 @@
 """The steps every inbound message takes, whichever channel it came on.
 
 Channels (``bot/channels/``) only authenticate, parse and format; then they call ``deliver``:
-deduplicate by the channel's message id (a redelivered webhook must not be answered or
-recorded twice), hand the message to Rasa, and if Rasa or the action server fails, apologise
-to the customer and keep the message in the contact record anyway. Touches are recorded by the
-event broker (bot/contact_events.py), which sees each message with its NLU result. A
-conversation queued for or with an agent (handoff/queue.py) never reaches Rasa: its messages are
-recorded here and kept for the agent.
+claim the channel's message id (bot/claims.py: a redelivered webhook is answered and recorded
+once, and a failed attempt releases the claim so the retry is processed), ask who owns the
+conversation, and hand the message to Rasa, or to the handoff's rules (handoff/inbound.py) for a
+conversation queued for or with an agent. If Rasa or the action server fails, apologise to the
+customer and keep the message in the contact record anyway. Touches are recorded by the event
+broker (bot/contact_events.py), which sees each message with its NLU result.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from typing import Any
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.exceptions import RedisError
 
-from bot import payloads
+from bot import claims, payloads
 from contacts import events
 from contacts.masking import mask_secrets
-from handoff import inbox, queue, tracker
+from handoff import inbound as handoff_inbound
+from handoff import queue
 from handoff.intake import hand_over
 from handoff.queue import Handoff
 from switchboard.log import conversation_ref, get_logger
@@ -33,8 +34,6 @@ from switchboard.settings import load_settings
 
 log = get_logger(__name__)
 
-# How long a message id is remembered: longer than any channel's redelivery window.
-DEDUP_SECONDS = 7 * 24 * 3600
 APOLOGY = ("Sorry, something went wrong on our side while answering. Your message is saved and "
            "a colleague will see it; please try again in a moment.")
 APOLOGY_SHORT = "Sorry, something went wrong on our side while answering."
@@ -50,32 +49,63 @@ class Inbound:
     message_id: str  # the channel's own id (Telegram update_id, Twilio MessageSid, ...)
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def for_handoff(self, recorded: bool = False) -> handoff_inbound.CustomerMessage:
+        return handoff_inbound.CustomerMessage(self.sender_id, self.channel, self.text,
+                                               self.message_id, recorded)
+
 
 class Outcome(enum.Enum):
     ANSWERED = "answered"
     DUPLICATE = "duplicate"
+    BUSY = "busy"  # the same message is being processed by another request: retry later
     TO_AGENT = "to_agent"  # queued for or with an agent: kept for them, not shown to Rasa
     FAILED = "failed"  # apologised; the message is in the contact record
 
 
 async def first_delivery(channel: str, sender_id: str, message_id: str) -> bool:
-    """True the first time this channel message is seen, False for every redelivery."""
-    key = f"switchboard:seen:{channel}:{sender_id}:{message_id}"
-    return bool(await async_redis_client().set(key, "1", nx=True, ex=DEDUP_SECONDS))
+    """Claim and commit at once, for messages whose handling is one reply that cannot fail
+    half-way (a "text only, please"): True the first time, False for every redelivery."""
+    client = async_redis_client()
+    taken = await claims.claim(client, channel, sender_id, message_id)
+    if taken.state is claims.State.NEW:
+        await claims.commit(client, taken)
+    return taken.state is claims.State.NEW
 
 
 async def deliver(
     inbound: Inbound, output: OutputChannel,
     on_new_message: Callable[[UserMessage], Awaitable[Any]],
 ) -> Outcome:
-    """Deduplicate, hand to Rasa, and never let a failure reach the customer as a trace."""
-    if not await first_delivery(inbound.channel, inbound.sender_id, inbound.message_id):
+    """Claim, process once, commit; never let a failure reach the customer as a trace.
+
+    Raises RedisError when Redis failed before the message was handled: the claim is released
+    and the channel answers a retryable status, so the provider's retry is processed afresh.
+    """
+    client = async_redis_client()
+    taken = await claims.claim(client, inbound.channel, inbound.sender_id, inbound.message_id)
+    if taken.state is claims.State.DONE:
         return Outcome.DUPLICATE
+    if taken.state is claims.State.BUSY:
+        return Outcome.BUSY
+    try:
+        outcome = await _process(inbound, output, on_new_message)
+    except BaseException:
+        try:
+            await claims.release(client, taken)
+        except RedisError as exc:  # the claim lapses by itself after CLAIM_SECONDS
+            log.error("claim.not_released", error=type(exc).__name__,
+                      conversation=conversation_ref(inbound.sender_id))
+        raise
+    await claims.commit(client, taken)
+    return outcome
+
+
+async def _process(inbound: Inbound, output: OutputChannel,
+                   on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Outcome:
     owner = await async_redis_client().get(queue.owner_key(inbound.sender_id))
-    if owner:  # queued for, or with, an agent (or waiting for one answer): not for Rasa
-        outcome = await _for_agent(inbound, output, owner)
-        if outcome is not None:
-            return outcome
+    if owner and await handoff_inbound.take(inbound.for_handoff(), owner,
+                                            _replier(inbound, output)):
+        return Outcome.TO_AGENT  # queued for, or with, an agent (or its one answer)
     counted = _Counting(output, inbound.sender_id)
     message = UserMessage(inbound.text, counted, inbound.sender_id,
                           input_channel=inbound.channel, message_id=inbound.message_id,
@@ -87,12 +117,23 @@ async def deliver(
                   conversation=conversation_ref(inbound.sender_id))
         await _fail_open(inbound, output, with_message=True)
         return Outcome.FAILED
-    if counted.sent == 0:  # Rasa carried on without a reply: an action failed on the way
-        log.error("message.unanswered", channel=inbound.channel,
-                  conversation=conversation_ref(inbound.sender_id))
-        await _fail_open(inbound, output, with_message=False)
-        return Outcome.FAILED
+    if counted.sent == 0:
+        return await _silent(inbound, output)
     return Outcome.ANSWERED
+
+
+async def _silent(inbound: Inbound, output: OutputChannel) -> Outcome:
+    """Rasa carried on without a reply. Either the conversation was handed over while this
+    message waited for the conversation's lock (a paused tracker takes a message but predicts
+    nothing: the message is the agent's, and already in the record), or an action failed."""
+    owner = await async_redis_client().get(queue.owner_key(inbound.sender_id))
+    if owner and await handoff_inbound.take(inbound.for_handoff(recorded=True), owner,
+                                            _replier(inbound, output)):
+        return Outcome.TO_AGENT
+    log.error("message.unanswered", channel=inbound.channel,
+              conversation=conversation_ref(inbound.sender_id))
+    await _fail_open(inbound, output, with_message=False)
+    return Outcome.FAILED
 
 
 async def _trusted_metadata(inbound: Inbound) -> dict[str, Any] | None:
@@ -102,6 +143,16 @@ async def _trusted_metadata(inbound: Inbound) -> dict[str, Any] | None:
     if await payloads.was_offered(async_redis_client(), inbound.sender_id, inbound.text):
         metadata[payloads.MARK] = True
     return metadata or None
+
+
+def _replier(inbound: Inbound, output: OutputChannel) -> handoff_inbound.Say:
+    """Our own reply outside Rasa: to the customer, and into the contact record."""
+
+    async def say(text: str) -> None:
+        await output.send_text_message(inbound.sender_id, text)
+        await _record_reply(inbound, text)
+
+    return say
 
 
 async def _fail_open(inbound: Inbound, output: OutputChannel, with_message: bool) -> None:
@@ -121,115 +172,16 @@ async def _fail_open(inbound: Inbound, output: OutputChannel, with_message: bool
     await output.send_text_message(inbound.sender_id, text)  # first: whatever else is down
     try:
         if with_message:  # Rasa never saved it
-            await _record(inbound)
+            await handoff_inbound.record(inbound.for_handoff())
         await _record_reply(inbound, text)
     except RedisError as exc:
         log.error("message.not_recorded", error=type(exc).__name__,
                   conversation=conversation_ref(inbound.sender_id))
 
 
-CANCEL_WORDS = {"cancel", "stop", "stop waiting", "cancel the wait", "never mind", "nevermind"}
-CALLBACK_NOTED = ("Thank you, your message is with our agents and one of them will call you "
-                  "back. Is there anything else I can do for you meanwhile?")
-CSAT_THANKS = "Thank you for rating us. Write again any time."
-
-
-async def _for_agent(inbound: Inbound, output: OutputChannel, owner: str) -> Outcome | None:
-    """Messages Rasa must not see: kept for the agent who has (or will have) the chat, or the
-    one answer the conversation waits for (a message to leave, a rating). None: not such a
-    message after all, Rasa takes it."""
-    if owner == queue.AWAITING_CSAT:
-        return await _rating(inbound, output)
-    await _record(inbound)
-    if owner.startswith("agent:"):
-        agent = owner.split(":", 1)[1]
-        await asyncio.to_thread(queue.customer_waiting_since, redis_client(),
-                                inbound.sender_id, time.time())
-        await inbox.post(async_redis_client(), agent, {
-            "kind": "message", "sender_id": inbound.sender_id, "author": "customer",
-            "text": mask_secrets(inbound.text)})
-        return Outcome.TO_AGENT
-    if owner == queue.AWAITING_CALLBACK_MESSAGE:
-        reply = await _callback(inbound)
-    else:
-        reply = await _in_queue(inbound)
-    await _say(inbound, output, reply)
-    return Outcome.TO_AGENT
-
-
-async def _say(inbound: Inbound, output: OutputChannel, text: str) -> None:
-    """Our own reply, outside Rasa: to the customer, and into the contact record."""
-    await output.send_text_message(inbound.sender_id, text)
-    await _record_reply(inbound, text)
-
-
 async def _record_reply(inbound: Inbound, text: str) -> None:
     await events.publish_async(async_redis_client(), {
         "event": "bot", "sender_id": inbound.sender_id, "text": text, "timestamp": time.time()})
-
-
-def _cancelling(text: str) -> bool:
-    return text.strip().lower().rstrip(".!") in CANCEL_WORDS
-
-
-async def _in_queue(inbound: Inbound) -> str:
-    """Waiting: the customer hears their position, or leaves the queue with "cancel"."""
-    sync = redis_client()
-    if _cancelling(inbound.text):
-        await asyncio.to_thread(queue.cancel, sync, inbound.sender_id)
-        await tracker.resume(inbound.sender_id)
-        return "OK, you've left the queue. I'm here again: what can I do for you?"
-    place = await asyncio.to_thread(queue.position, sync, inbound.sender_id)
-    return ("Thanks, the agent will see that. " + (
-        "You're next in the queue." if (place or 1) <= 1 else
-        f"You're number {place} in the queue.") + " Type \"cancel\" to stop waiting.")
-
-
-async def _callback(inbound: Inbound) -> str:
-    """Nobody could take the chat: this message is left for a callback (or "cancel")."""
-    sync = redis_client()
-    handoff = await asyncio.to_thread(queue.record, sync, inbound.sender_id)
-    if not await asyncio.to_thread(queue.clear_owner, sync, inbound.sender_id,
-                                   queue.AWAITING_CALLBACK_MESSAGE):
-        return CALLBACK_NOTED  # the offer lapsed meanwhile: the message is recorded anyway
-    await tracker.resume(inbound.sender_id)
-    if _cancelling(inbound.text):
-        return "OK, no message left. I'm here again: what can I do for you?"
-    reason = handoff.reason if handoff else "requested"
-    skill = handoff.skill if handoff else "general"
-    client = async_redis_client()
-    await events.publish_async(client, events.operation(
-        inbound.sender_id, "callback_request", "pending", f"{skill}: {reason}"))
-    await events.publish_async(client, {"event": "close", "sender_id": inbound.sender_id,
-                                          "timestamp": time.time(),
-                                          "disposition": "callback_requested"})
-    log.info("handoff.callback_requested", skill=skill, reason=reason,
-             conversation=conversation_ref(inbound.sender_id))
-    return CALLBACK_NOTED
-
-
-async def _rating(inbound: Inbound, output: OutputChannel) -> Outcome | None:
-    """After an agent closed the chat with a satisfaction question: 1 to 5 is the answer,
-    anything else is a new conversation with the bot."""
-    sync = redis_client()
-    await asyncio.to_thread(queue.clear_owner, sync, inbound.sender_id, queue.AWAITING_CSAT)
-    score = inbound.text.strip().rstrip(".!")
-    if score not in {"1", "2", "3", "4", "5"}:
-        return None
-    await events.publish_async(async_redis_client(), {
-        "event": "csat", "sender_id": inbound.sender_id, "score": int(score),
-        "timestamp": time.time()})
-    await _say(inbound, output, CSAT_THANKS)
-    return Outcome.TO_AGENT
-
-
-async def _record(inbound: Inbound) -> None:
-    """The contact record gets the message even though Rasa never sees it (masked already: the
-    stream is kept in Redis until recorded)."""
-    await events.publish_async(async_redis_client(), {
-        "event": "user", "sender_id": inbound.sender_id, "text": mask_secrets(inbound.text),
-        "timestamp": time.time(), "message_id": inbound.message_id,
-        "input_channel": inbound.channel, "parse_data": {}})
 
 
 class _Counting(OutputChannel):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable, Iterable
 
 import redis
 
@@ -54,15 +55,34 @@ async def retain(settings: Settings, now: float) -> int:
     return done.contacts if done else 0
 
 
+async def for_each(step: str, sender_ids: Iterable[str],
+                   handle: Callable[[str], Awaitable[object]]) -> int:
+    """Run ``handle`` for each conversation on its own: one customer who cannot be reached (a
+    provider error, a broken record) is logged and skipped, and everyone after them is still
+    handled. Returns how many were handled without an error."""
+    done = 0
+    for sender_id in sender_ids:
+        try:
+            await handle(sender_id)
+            done += 1
+        except Exception as exc:  # noqa: BLE001  # one customer's failure is theirs alone
+            log.error("handoff.step_failed", step=step, error=type(exc).__name__,
+                      conversation=conversation_ref(sender_id))
+    return done
+
+
 async def expire(settings: Settings, now: float) -> int:
     expired = await asyncio.to_thread(queue.expire_waiting, redis_client(settings),
                                       settings.handoff_max_wait_minutes * 60, now)
-    for handoff in expired:
-        log.info("handoff.expired", conversation=conversation_ref(handoff.sender_id))
-        await customer.tell(settings, handoff.sender_id, EXPIRED_MESSAGE)
-        await tracker.resume(handoff.sender_id, settings)
+
+    async def end_wait(sender_id: str) -> None:
+        log.info("handoff.expired", conversation=conversation_ref(sender_id))
         events.publish(redis_client(settings), events.operation(
-            handoff.sender_id, "handoff_requested", "failure", "expired"))
+            sender_id, "handoff_requested", "failure", "expired"))
+        await tracker.resume(sender_id, settings)  # back with the bot, even if not told
+        await customer.tell(settings, sender_id, EXPIRED_MESSAGE)
+
+    await for_each("expire", [h.sender_id for h in expired], end_wait)
     return len(expired)
 
 
@@ -94,20 +114,28 @@ async def go_offline(settings: Settings, agent_id: str) -> list[str]:
 
 async def _requeue(settings: Settings, agent_id: str, chats: list[str]) -> list[str]:
     client = redis_client(settings)
-    for sender_id in chats:
+
+    async def back_in_line(sender_id: str) -> None:
         await asyncio.to_thread(queue.requeue_front, client, agent_id, sender_id)
         log.info("handoff.requeued", agent=agent_id, conversation=conversation_ref(sender_id))
         await customer.tell(settings, sender_id, REQUEUED_MESSAGE)
+
+    await for_each("requeue", chats, back_in_line)
     return chats
 
 
 async def auto_assign(settings: Settings) -> int:
     """Give each skill's waiting chats, best first, to the least-loaded online agent with room
     (the claim is atomic: an agent taking a chat by hand at the same time is safe)."""
-    given = await asyncio.to_thread(_assign_waiting, redis_client(settings),
+    pairs = await asyncio.to_thread(_assign_waiting, redis_client(settings),
                                     settings.agent_timeout_seconds)
-    for agent_id, sender_id in given:
-        await notify_agent(settings, agent_id, {"kind": "assigned", "sender_id": sender_id})
+    given = {sender_id: agent_id for agent_id, sender_id in pairs}
+
+    async def notify(sender_id: str) -> None:
+        await notify_agent(settings, given[sender_id],
+                           {"kind": "assigned", "sender_id": sender_id})
+
+    await for_each("assign", list(given), notify)
     return len(given)
 
 
@@ -134,8 +162,12 @@ async def tell_positions(settings: Settings) -> int:
     queue ahead of them (at least two places)."""
     updates = await asyncio.to_thread(_position_updates, redis_client(settings),
                                       settings.agent_timeout_seconds)
-    for sender_id, text in updates:
-        await customer.tell(settings, sender_id, text)
+    told = dict(updates)
+
+    async def tell(sender_id: str) -> None:
+        await customer.tell(settings, sender_id, told[sender_id])
+
+    await for_each("tell_position", list(told), tell)
     return len(updates)
 
 

@@ -93,14 +93,77 @@ def test_silence_after_a_failed_action_gets_an_apology(redis):
     assert [e["event"] for e in stream_events(redis)] == ["bot"]
 
 
-def test_with_redis_down_the_apology_still_goes_out(redis, monkeypatch):
+def test_with_the_queue_unreachable_the_apology_still_goes_out(redis, monkeypatch):
+    """Rasa fails and, meanwhile, every new Redis connection fails too (the queue cannot take
+    the customer): through ``deliver``, the customer still gets the plain apology."""
     from switchboard.launcher import free_port
 
     message, output = inbound(), CollectingOutputChannel()
 
     async def broken(user_message):
+        monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
         raise RuntimeError("model exploded")
 
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
-    asyncio.run(gateway._fail_open(message, output, with_message=True))
+    assert asyncio.run(gateway.deliver(message, output, broken)) == gateway.Outcome.FAILED
     assert [m["text"] for m in output.messages] == [gateway.APOLOGY]
+
+
+def test_with_redis_down_from_the_start_the_channel_is_told_to_retry(redis, monkeypatch):
+    from redis.exceptions import RedisError
+
+    from switchboard.launcher import free_port
+
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    output = CollectingOutputChannel()
+
+    async def rasa(user_message):
+        raise AssertionError("nothing reaches Rasa before the message is claimed")
+
+    with pytest.raises(RedisError):  # the channels answer 503: the provider retries
+        asyncio.run(gateway.deliver(inbound(), output, rasa))
+    assert output.messages == []
+
+
+def test_a_failed_attempt_releases_its_claim_and_the_retry_is_answered_once(redis):
+    """At-least-once delivery, exactly-once effect: the first attempt fails after the claim
+    (Redis refuses a read), the retry with the same message id is processed, a third is a
+    duplicate."""
+    from redis.exceptions import ResponseError
+
+    message, seen = inbound(), []
+
+    async def rasa(user_message):
+        seen.append(user_message.message_id)
+        await user_message.output_channel.send_text_message(user_message.sender_id, "hi!")
+
+    async def attempts():
+        redis.execute_command("ACL", "SETUSER", "default", "-get")  # the owner lookup fails
+        try:
+            with pytest.raises(ResponseError):
+                await gateway.deliver(message, CollectingOutputChannel(), rasa)
+        finally:
+            redis.execute_command("ACL", "SETUSER", "default", "+get")
+        return [await gateway.deliver(message, CollectingOutputChannel(), rasa)
+                for _ in range(2)]
+
+    assert asyncio.run(attempts()) == [gateway.Outcome.ANSWERED, gateway.Outcome.DUPLICATE]
+    assert seen == [message.message_id]
+
+
+def test_a_retry_while_the_first_attempt_is_still_running_is_told_to_wait(redis):
+    message, release = inbound(), asyncio.Event
+
+    async def scenario():
+        go = release()
+
+        async def slow(user_message):
+            await go.wait()
+            await user_message.output_channel.send_text_message(user_message.sender_id, "hi!")
+
+        first = asyncio.create_task(gateway.deliver(message, CollectingOutputChannel(), slow))
+        await asyncio.sleep(0.1)
+        meanwhile = await gateway.deliver(message, CollectingOutputChannel(), slow)
+        go.set()
+        return meanwhile, await first
+
+    assert asyncio.run(scenario()) == (gateway.Outcome.BUSY, gateway.Outcome.ANSWERED)

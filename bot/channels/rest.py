@@ -9,8 +9,9 @@ address a conversation of another channel (``sms:...``, ``webchat:...``). Sender
 carries it (URLs included). Client metadata is kept under ``metadata["client"]`` and never
 carries trust (it cannot claim a verified number or a button press).
 Unlike Rasa's own REST channel it validates the payload (400 with the reason), takes the
-client's message id so a retried request is answered once and recorded once, and never puts
-customer text in the logs.
+client's message id so a retried request is answered once and recorded once (a retry of a
+message still being answered gets 409, one that failed with 503 is processed afresh), and never
+puts customer text in the logs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from bot.channels.base import WebhookChannel
-from bot.gateway import Inbound, deliver
+from bot.gateway import Inbound, Outcome, deliver
 from switchboard.keys import rest_token, token_matches
 from switchboard.settings import load_settings
 
@@ -62,9 +63,13 @@ class RestInput(WebhookChannel):
             inbound = Inbound(self.name(), NAMESPACE + sender, text, message_id,
                               {"client": metadata} if metadata else {})
             try:
-                await deliver(inbound, collector, on_new_message)
+                outcome = await deliver(inbound, collector, on_new_message)
             except RedisError:
-                return response.json({"error": "temporarily unavailable, retry"}, status=503)
+                return response.json({"error": "temporarily unavailable, retry"}, status=503,
+                                     headers={"Retry-After": "1"})
+            if outcome is Outcome.BUSY:  # the same message id, still being answered
+                return response.json({"error": "this message is being answered; retry"},
+                                     status=409, headers={"Retry-After": "1"})
             return response.json(collector.messages)  # empty for a redelivered message
 
         return webhook
