@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import timedelta
@@ -11,7 +10,7 @@ import pytest
 from rasa.shared.core.events import BotUttered, Restarted, SlotSet, UserUttered
 
 from contacts import events, service
-from contacts.recorder import ContactRecorder, StreamConsumer
+from contacts.recorder import MAX_ATTEMPTS, ContactRecorder, StreamConsumer
 from contacts.service import ContactFilter
 from switchboard.redis_client import redis_client
 
@@ -139,7 +138,7 @@ def test_consumer_records_the_stream_and_survives_bad_entries(recorder, db, redi
     client = redis_client(redis_settings)
     client.delete(events.STREAM, events.DEAD_LETTERS)
     events.publish(client, user("c", "hello", T0, "m1"))
-    client.xadd(events.STREAM, {"event": "{not json"})
+    bad = client.xadd(events.STREAM, {"event": "{not json"})
     events.publish(client, bot("c", "Hi there", T0 + 1))
     consumer = StreamConsumer(recorder, client, sweep_every=3600)
     thread = threading.Thread(target=consumer.run, daemon=True)
@@ -154,24 +153,42 @@ def test_consumer_records_the_stream_and_survives_bad_entries(recorder, db, redi
     [detail] = contacts_of(db, "c")
     assert [t.text for t in detail.touches] == ["hello", "Hi there"]
     assert client.xlen(events.STREAM) == 0  # recorded entries are removed
-    [(_, dead)] = client.xrange(events.DEAD_LETTERS)
-    assert dead["error"] == "JSONDecodeError" and json.loads(json.dumps(dead))
+    [(_, dead)] = client.xrange(events.DEAD_LETTERS)  # kept for a human, as it came
+    assert dead == {"event": "{not json", "error": "JSONDecodeError", "entry": bad}
+
+
+class CountingRecorder(ContactRecorder):
+    """Counts how often it was asked to record something (one event or a batch)."""
+
+    tries = 0
+
+    def apply_batch(self, batch):
+        self.tries += 1
+        return super().apply_batch(batch)
 
 
 def test_consumer_keeps_events_while_the_database_is_down(db, redis_settings, tmp_path):
     """Events published while the database cannot be written are recorded once it can."""
     client = redis_client(redis_settings)
-    client.delete(events.STREAM)  # and its consumer group
-    broken = ContactRecorder(type(db)(f"sqlite:///{tmp_path}/missing-dir/x.db"), TIMEOUT)
+    client.delete(events.STREAM, events.DEAD_LETTERS)  # and the stream's consumer group
+    broken = CountingRecorder(type(db)(f"sqlite:///{tmp_path}/missing-dir/x.db"), TIMEOUT)
     broken.db.engine.dispose()
     events.publish(client, user("down", "are you there?", T0, "m1"))
     consumer = StreamConsumer(broken, client, sweep_every=3600)
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
-    time.sleep(4)  # it tries, fails (no tables), keeps the event pending: never dead-lettered
+    # An event that fails MAX_ATTEMPTS times is dead-lettered, after at most 2 tries per round
+    # (the batch, then the event alone) and about 6 s of back-off. Wait until the consumer has
+    # tried more often than that, however long it takes: a dead-lettered event is never tried
+    # again, so then it is still pending only if it was kept.
+    deadline = time.monotonic() + 60
+    while broken.tries <= 2 * MAX_ATTEMPTS and consumer.lag() and time.monotonic() < deadline:
+        time.sleep(0.1)
     consumer.stop.set()
     thread.join(10)
-    assert consumer.lag() == 1 and contacts_of(db, "down") == []
+    assert broken.tries > 2 * MAX_ATTEMPTS, broken.tries
+    assert consumer.lag() == 1 and client.xlen(events.DEAD_LETTERS) == 0
+    assert contacts_of(db, "down") == []
     healthy = StreamConsumer(ContactRecorder(db, TIMEOUT), client, sweep_every=3600)
     thread = threading.Thread(target=healthy.run, daemon=True)
     thread.start()

@@ -399,8 +399,12 @@ def test_cli_errors_are_one_line_not_a_traceback(cli, tmp_path):
     assert not (NLU_DIR.parent / "review.yml").exists()
 
 
-def test_cli_wants_either_a_period_or_a_file(cli):
-    with pytest.raises(SystemExit):
+def test_cli_wants_either_a_period_or_a_file(cli, capsys):
+    with pytest.raises(SystemExit) as neither:
         cli()
-    with pytest.raises(SystemExit):
+    assert neither.value.code == 2  # argparse's usage error, not a success
+    assert "one of the arguments --since --apply is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as both:
         cli("--since", "2026-03-01", "--apply", "x.yml")
+    assert both.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

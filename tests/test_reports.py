@@ -330,9 +330,11 @@ def test_an_empty_period_has_no_rates(db):
     assert report.to_dict()["speed_of_answer"]["p90_seconds"] is None
 
 
-def test_an_empty_or_reversed_period_is_refused(db):
+@pytest.mark.parametrize("since, until", [(SINCE, SINCE), (UNTIL, SINCE)],
+                         ids=["empty", "reversed"])
+def test_an_empty_or_reversed_period_is_refused(db, since, until):
     with db.reading() as session, pytest.raises(reports.ReportError, match="period is empty"):
-        build_report(session, UNTIL, SINCE)
+        build_report(session, since, until)
 
 
 # --- For the capacity planner --------------------------------------------------------------

@@ -45,12 +45,19 @@ def test_a_code_works_once_and_only_for_its_number(client, msisdn):
     assert not codes.consume_code(client, KEY, msisdn, code)
 
 
-def test_a_new_code_replaces_the_old_and_expired_codes_fail(client, msisdn):
+def test_a_new_code_replaces_the_old_and_expired_codes_fail(client, msisdn, monkeypatch):
+    # The random draws are fixed so the old and the new code differ (1 in a million they would
+    # not, and then nothing here could tell "replaced" from "kept").
+    draws = iter([111_111, 222_222, 333_333])
+    monkeypatch.setattr(codes.secrets, "randbelow", lambda _: next(draws))
     old = codes.issue_code(client, KEY, msisdn)
     new = codes.issue_code(client, KEY, msisdn)
-    assert old == new or not codes.consume_code(client, KEY, msisdn, old)
+    assert (old, new) == ("111111", "222222")
+    assert not codes.consume_code(client, KEY, msisdn, old)  # replaced: the old one is dead
+    assert codes.consume_code(client, KEY, msisdn, new)  # and the new one works
+    expiring = codes.issue_code(client, KEY, msisdn)
     client.delete(f"switchboard:otp:{msisdn}")  # what expiry does after five minutes
-    assert not codes.consume_code(client, KEY, msisdn, new)
+    assert not codes.consume_code(client, KEY, msisdn, expiring)
 
 
 def test_five_failures_in_the_window_lock_the_number(client, msisdn):
