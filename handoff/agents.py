@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contacts.service import utcnow
+from handoff import logins
 from handoff.models import Agent
 from handoff.queue import SKILLS
+from switchboard.db import Database
 from switchboard.passwords import hash_password, verify_known_password
 
 MIN_PASSWORD = 10
@@ -25,8 +28,7 @@ def add_agent(session: Session, agent_id: str, *, display_name: str, password: s
     """A new agent; refuses weak passwords, unknown skills and taken names."""
     if not AGENT_ID.fullmatch(agent_id):
         raise AgentError("agent ids are 2-64 lowercase letters, digits, '.', '_' or '-'")
-    if len(password) < MIN_PASSWORD:
-        raise AgentError(f"passwords need at least {MIN_PASSWORD} characters")
+    _check_password(password)
     unknown = [s for s in skills if s not in SKILLS]
     if unknown or not skills:
         raise AgentError(f"skills must be some of {', '.join(SKILLS)}; got {skills}")
@@ -40,6 +42,25 @@ def add_agent(session: Session, agent_id: str, *, display_name: str, password: s
     session.add(agent)
     session.flush()
     return agent
+
+
+def change_password(db: Database, client: redis.Redis, agent_id: str, password: str) -> int:
+    """Set the agent's password, then end all their console sessions (whoever knew the old
+    password may hold one). Returns how many sessions ended; raises AgentError for an unknown
+    agent or a weak password."""
+    _check_password(password)
+    with db.transaction() as session:
+        agent = session.get(Agent, agent_id)
+        if agent is None:
+            raise AgentError(f"there is no agent {agent_id!r}")
+        agent.password_hash = hash_password(password)
+    # After the commit: a login with the old password just before it is ended too.
+    return logins.revoke_all(client, agent_id)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AgentError(f"passwords need at least {MIN_PASSWORD} characters")
 
 
 def check_login(session: Session, agent_id: str, password: str) -> Agent | None:

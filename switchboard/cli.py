@@ -119,6 +119,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
 
     from handoff import agents
     from switchboard import migrate
+    from switchboard.redis_client import redis_client
 
     db = migrate.migrated_database()
     if args.agents_command == "list":
@@ -131,6 +132,10 @@ def cmd_agents(args: argparse.Namespace) -> int:
     password = (sys.stdin.readline().rstrip("\n") if args.password_stdin
                 else getpass.getpass(f"Password for {args.id}: "))
     try:
+        if args.agents_command == "passwd":  # ends the agent's console sessions too
+            ended = agents.change_password(db, redis_client(load_settings()), args.id, password)
+            print(f"Password of {args.id} changed; {ended} console session(s) ended.")
+            return 0
         with db.transaction() as session:
             agents.add_agent(session, args.id, display_name=args.name or args.id,
                              password=password, skills=args.skills.split(","),
@@ -198,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--last", type=int, default=20)
     outbox.set_defaults(func=cmd_outbox)
 
-    agents = commands.add_parser("agents", help="console agents: add, list")
+    agents = commands.add_parser("agents", help="console agents: add, passwd, list")
     agents_sub = agents.add_subparsers(dest="agents_command", required=True)
     add = agents_sub.add_parser("add", help="create an agent (asks for the password)")
     add.add_argument("id", help="login name, e.g. ana")
@@ -209,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--supervisor", action="store_true")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input (for scripts)")
+    passwd = agents_sub.add_parser("passwd", help="set an agent's password (asks for it) and"
+                                   " end their console sessions")
+    passwd.add_argument("id", help="login name")
+    passwd.add_argument("--password-stdin", action="store_true",
+                        help="read the password from standard input (for scripts)")
     agents_sub.add_parser("list", help="list agents")
     agents.set_defaults(func=cmd_agents)
 

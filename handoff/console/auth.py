@@ -1,65 +1,48 @@
-"""Who is at the console: signed session cookies (HMAC with the deployment's secret key,
-HttpOnly, SameSite=Strict, 12 hours), CSRF tokens (double-submit on the login form, bound to the
-session on every other form), and a login required on every route but the login page."""
+"""Who is at the console: server-side sessions (handoff/logins.py) named by a random id in a
+signed, HttpOnly, SameSite=Strict cookie (``Secure`` behind HTTPS), CSRF tokens (double-submit
+on the login form, bound to the session on every other form), login throttling, a login
+required on every route but the login page, and security headers on every console response."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
-import json
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sanic import Request, response
 from sanic.response import HTTPResponse
 
-from handoff import agents, presence
+from handoff import agents, logins, presence
 from handoff.console import blueprint
-from handoff.console.html import escape, page
+from handoff.console.html import SECURITY_HEADERS, escape, page
 from handoff.models import Agent
 from handoff.worker import go_offline
 from switchboard.keys import secret_key
+from switchboard.log import get_logger
 from switchboard.redis_client import redis_client
+from switchboard.settings import Settings
 
 SESSION_COOKIE, CSRF_COOKIE = "sb_session", "sb_csrf"
-SESSION_SECONDS = 12 * 3600
 T = TypeVar("T")
+log = get_logger(__name__)
 
 
-def _sign(settings, payload: dict[str, Any]) -> str:
-    body = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
-    mac = hmac.new(secret_key(settings).encode(), body.encode(), hashlib.sha256).hexdigest()
-    return f"{body}.{mac}"
-
-
-def _unsign(settings, cookie: str | None) -> dict[str, Any] | None:
-    if not cookie or "." not in cookie:
-        return None
-    body, mac = cookie.rsplit(".", 1)
-    expected = hmac.new(secret_key(settings).encode(), body.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(mac, expected):
-        return None
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(body.encode()))
-    except ValueError:
-        return None
-    return payload if payload.get("exp", 0) > time.time() else None
-
-
-def _session(request: Request) -> dict[str, Any]:
-    return _unsign(request.app.ctx.settings, request.cookies.get(SESSION_COOKIE)) or {}
+def _session(request: Request) -> logins.ConsoleSession | None:
+    """The session the login middleware found for this request (None on open routes)."""
+    return getattr(request.ctx, "console_session", None)
 
 
 def current_agent(request: Request) -> str | None:
-    return _session(request).get("agent")
+    session = _session(request)
+    return session.agent if session else None
 
 
 def csrf_token(request: Request) -> str:
-    return _session(request).get("csrf", "")
+    session = _session(request)
+    return session.csrf if session else ""
 
 
 def csrf_field(request: Request) -> str:
@@ -67,7 +50,7 @@ def csrf_field(request: Request) -> str:
 
 
 def csrf_ok(request: Request) -> bool:
-    expected = _session(request).get("csrf") or ""
+    expected = csrf_token(request)
     return bool(expected) and hmac.compare_digest(request.form.get("csrf") or "", expected)
 
 
@@ -86,64 +69,169 @@ async def agent_record(request: Request) -> Agent:
     return await in_thread(read)
 
 
+def _idle_seconds(settings: Settings) -> float:
+    return settings.console_idle_minutes * 60
+
+
+# The cookie is "<session id>.<HMAC of it with the secret key>": a forged or altered cookie is
+# refused without asking Redis, and rotating the secret key ends every session.
+def _signed(settings: Settings, token: str) -> str:
+    mac = hmac.new(secret_key(settings).encode(), token.encode(), hashlib.sha256).hexdigest()
+    return f"{token}.{mac}"
+
+
+def _token(settings: Settings, cookie: str | None) -> str | None:
+    """The session id inside a cookie whose signature is right (else None)."""
+    if not cookie or not cookie.isascii():  # compare_digest takes ASCII strings only
+        return None
+    token = cookie.rpartition(".")[0]
+    return token if token and hmac.compare_digest(_signed(settings, token), cookie) else None
+
+
+def _live_session(settings: Settings, cookie: str | None) -> logins.ConsoleSession | None:
+    token = _token(settings, cookie)
+    if token is None:
+        return None
+    return logins.session_of(redis_client(settings), token, _idle_seconds(settings))
+
+
+def _end_session(settings: Settings, cookie: str | None) -> None:
+    token = _token(settings, cookie)
+    if token:
+        logins.end_session(redis_client(settings), token)
+
+
 @blueprint.middleware("request")
 async def require_login(request: Request) -> HTTPResponse | None:
+    """Every route but the login page and the static files needs a live session: API and live
+    socket answer 401, pages redirect to the login page."""
+    request.ctx.console_session = None
     if request.path.rstrip("/") == "/console/login" or request.path.startswith(
             "/console/static/"):
         return None
-    if current_agent(request) is None:
+    settings = request.app.ctx.settings
+    request.ctx.console_session = await in_thread(_live_session, settings,
+                                                  request.cookies.get(SESSION_COOKIE))
+    if request.ctx.console_session is None:
         if request.path.startswith(("/console/api/", "/console/live")):
             return response.json({"error": "log in first"}, status=401)
         return response.redirect("/console/login")
     return None
 
 
+@blueprint.middleware("response")
+async def security_headers(request: Request, reply: HTTPResponse) -> None:
+    """CSP (no inline script or style, no framing, no plugins), no sniffing, no referrer: on
+    pages, API, static files, redirects and errors alike."""
+    reply.headers.update(SECURITY_HEADERS)
+
+
 @blueprint.get("/login")
 async def login_page(request: Request) -> HTTPResponse:
-    return _login_form(error=None)
+    return login_form(request.app.ctx.settings, error=None)
+
+
+def _client_address(request: Request) -> str:
+    """The caller's address: the proxy's forwarded one only if Sanic is told to trust proxies
+    (PROXIES_COUNT / REAL_IP_HEADER), else the socket's peer."""
+    return request.remote_addr or request.ip
 
 
 @blueprint.post("/login")
 async def login(request: Request) -> HTTPResponse:
+    """Check the password under the throttle: a locked name or address is refused (429) even
+    with the right password; a wrong one is answered after a growing delay."""
+    settings = request.app.ctx.settings
     form_token = request.form.get("csrf") or ""
     cookie_token = request.cookies.get(CSRF_COOKIE) or ""
     if not cookie_token or not hmac.compare_digest(form_token, cookie_token):
         return response.text("The form expired: reload the login page.", status=403)
     agent_id = (request.form.get("agent") or "").strip().lower()
-    password = request.form.get("password") or ""
-    db = request.app.ctx.db
-
-    def check() -> Agent | None:
-        with db.reading() as session:
-            return agents.check_login(session, agent_id, password)
-
-    agent = await in_thread(check)
+    named = agent_id if agents.AGENT_ID.fullmatch(agent_id) else None
+    address, attempt = _client_address(request), logins.new_attempt()
+    client = redis_client(settings)
+    lock = await in_thread(logins.begin, client, settings, named, address, attempt)
+    if lock is not None:
+        if lock.new:  # one attempt too many (parallel guesses): locked by this one
+            await _log_lock(settings, request.app.ctx.db, lock)
+        return _locked(settings, lock)
+    agent = await in_thread(_check_login, request.app.ctx.db, agent_id,
+                            request.form.get("password") or "")
     if agent is None:
-        return _login_form(error="Wrong name or password.", status=401)
-    await in_thread(presence.set_status, redis_client(), agent.id, "online", agent.skill_list,
+        return await _wrong_password(settings, request.app.ctx.db, client, named, address,
+                                     attempt)
+    await in_thread(logins.succeeded, client, agent.id, address, attempt)
+    await in_thread(_end_session, settings, request.cookies.get(SESSION_COOKIE))  # fresh id
+    await in_thread(presence.set_status, client, agent.id, "online", agent.skill_list,
                     agent.capacity)
+    token = await in_thread(logins.open_session, client, agent.id, _idle_seconds(settings))
+    return session_reply(settings, await in_thread(_signed, settings, token))
+
+
+def _check_login(db, agent_id: str, password: str) -> Agent | None:
+    with db.reading() as session:
+        return agents.check_login(session, agent_id, password)
+
+
+async def _wrong_password(settings: Settings, db, client, agent_id: str | None,
+                          address: str, attempt: str) -> HTTPResponse:
+    outcome = await in_thread(logins.failed, client, settings, agent_id, address, attempt)
+    if outcome.lock is not None:
+        await _log_lock(settings, db, outcome.lock)
+        return _locked(settings, outcome.lock)
+    log.info("console.login_failed", failures=outcome.level)  # no name: it may be a password
+    await asyncio.sleep(logins.failure_delay(outcome.level))  # not the event loop's time
+    return login_form(settings, error="Wrong name or password.", status=401)
+
+
+async def _log_lock(settings: Settings, db, lock: logins.Lock) -> None:
+    """Log a new lock with the address or the agent's id; a typed name no agent has is left out
+    (it may be a password typed in the wrong field)."""
+    def known() -> bool:
+        with db.reading() as session:
+            return session.get(Agent, lock.name) is not None
+
+    who = lock.name if lock.kind == "address" or await in_thread(known) else "(not an agent)"
+    log.warning("console.login_locked", locked=lock.kind, who=who,
+                minutes=settings.console_login_lock_minutes)
+
+
+def _locked(settings: Settings, lock: logins.Lock) -> HTTPResponse:
+    minutes = max(round(lock.seconds_left / 60), 1)
+    whose = "this agent" if lock.kind == "agent" else "your address"
+    reply = login_form(settings, status=429, error=(
+        f"Too many wrong passwords for {whose}: logins are locked for {minutes} more minute(s)."
+        " A supervisor can unlock it sooner."))
+    reply.headers["Retry-After"] = str(lock.seconds_left)
+    return reply
+
+
+def session_reply(settings: Settings, cookie: str) -> HTTPResponse:
+    """The answer to a right password: to the queue, with the session's (signed) cookie."""
     reply = response.redirect("/console/")
-    reply.cookies[SESSION_COOKIE] = _sign(request.app.ctx.settings, {
-        "agent": agent.id, "csrf": secrets.token_urlsafe(24),
-        "exp": time.time() + SESSION_SECONDS})
-    _protect(reply, SESSION_COOKIE)
+    reply.cookies[SESSION_COOKIE] = cookie
+    _protect(settings, reply, SESSION_COOKIE)
     return reply
 
 
 @blueprint.post("/logout")
 async def logout(request: Request) -> HTTPResponse:
-    """Offline: the agent's chats wait again at the front of the queue."""
+    """The session ends (its cookie is refused from now on) and the agent goes offline: their
+    chats wait again at the front of the queue."""
     if not csrf_ok(request):
         return response.text("The form expired: reload the page.", status=403)
-    await go_offline(request.app.ctx.settings, current_agent(request))
+    settings = request.app.ctx.settings
+    await in_thread(_end_session, settings, request.cookies.get(SESSION_COOKIE))
+    await go_offline(settings, current_agent(request))
     reply = response.redirect("/console/login")
     reply.cookies[SESSION_COOKIE] = ""  # expired at once, on the path it was set for
     reply.cookies[SESSION_COOKIE]["max-age"] = 0
-    _protect(reply, SESSION_COOKIE)
+    _protect(settings, reply, SESSION_COOKIE)
     return reply
 
 
-def _login_form(error: str | None, status: int = 200) -> HTTPResponse:
+def login_form(settings: Settings, error: str | None, status: int = 200) -> HTTPResponse:
+    """The login page, with a fresh double-submit CSRF token in the form and a cookie."""
     token = secrets.token_urlsafe(24)
     message = f'<p class="error">{escape(error)}</p>' if error else ""
     reply = response.html(page("Log in", f"""{message}
@@ -155,11 +243,13 @@ def _login_form(error: str | None, status: int = 200) -> HTTPResponse:
   <button>Log in</button>
 </form>""", live=False), status=status)
     reply.cookies[CSRF_COOKIE] = token
-    _protect(reply, CSRF_COOKIE)
+    _protect(settings, reply, CSRF_COOKIE)
     return reply
 
 
-def _protect(reply: HTTPResponse, name: str) -> None:
+def _protect(settings: Settings, reply: HTTPResponse, name: str) -> None:
     reply.cookies[name]["httponly"] = True
     reply.cookies[name]["samesite"] = "Strict"
     reply.cookies[name]["path"] = "/console"
+    if settings.secure_cookies:  # behind HTTPS: never sent over plain HTTP
+        reply.cookies[name]["secure"] = True

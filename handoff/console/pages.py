@@ -14,12 +14,13 @@ from sanic.response import HTTPResponse
 
 from accounts.backend import load_backend
 from contacts import events, service
-from handoff import inbox, presence, queue
+from handoff import inbox, logins, presence, queue
 from handoff.canned import canned_answers
 from handoff.console import blueprint
 from handoff.console.auth import (
     agent_record,
     csrf_field,
+    csrf_ok,
     csrf_token,
     current_agent,
     in_thread,
@@ -29,7 +30,10 @@ from handoff.console.live import snapshot
 from handoff.queue import Handoff
 from operations.report_cli import text_lines
 from operations.reports import Report, build_report
+from switchboard.log import get_logger
 from switchboard.redis_client import redis_client
+
+log = get_logger(__name__)
 
 
 def chat_url(sender_id: str) -> str:
@@ -152,8 +156,9 @@ async def _colleagues_with_room(request: Request) -> list[presence.Presence]:
 def _chat_view(app: Any, sender_id: str, handoff: Handoff | None) -> ChatView:
     with app.ctx.db.reading() as session:
         contact = service.latest_contact(session, sender_id)
-        turns, history = [], []
+        turns, history, note = [], [], None
         if contact is not None:
+            note = service.reachability_note(contact.identity)  # opted out (STOP), undeliverable
             detail = service.contact_detail(session, contact.reference)
             turns = [(t.author, t.text) for t in detail.touches]
             past = service.identity_contacts(session, contact.channel,
@@ -164,7 +169,10 @@ def _chat_view(app: Any, sender_id: str, handoff: Handoff | None) -> ChatView:
                        for s in past.contacts]
         dispositions = [(row["code"], row["name"]) for row in
                         service.contact_configuration(session)["disposition_codes"]]
-    return ChatView(turns, history, dispositions, _profile(app, handoff))
+    profile = _profile(app, handoff)
+    if note:
+        profile["Messages"] = note
+    return ChatView(turns, history, dispositions, profile)
 
 
 def _profile(app: Any, handoff: Handoff | None) -> dict[str, str]:
@@ -205,9 +213,38 @@ async def supervisor(request: Request) -> HTTPResponse:
 <h2>Agents</h2><table id="agents"><thead><tr><th>Agent</th><th>Status</th><th>Load</th>
 <th>Skills</th></tr></thead><tbody>{agents}</tbody></table>
 <p class="updated">As of {time.strftime('%H:%M:%S')}</p>
+{await _locked_logins(request)}
 <h2>Service report, last {days} day(s)</h2><p>{periods}</p>
 <div id="charts">{charts}</div>
 <pre id="report">{escape(report)}</pre>""", data='data-page="supervisor"'))
+
+
+async def _locked_logins(request: Request) -> str:
+    """Agent names and addresses locked out after wrong passwords, each with an unlock button."""
+    rows = "".join(
+        f"<tr><td>{escape(lock.kind)}</td><td>{escape(lock.name)}</td>"
+        f"<td>{max(round(lock.seconds_left / 60), 1)} min</td>"
+        f'<td><form method="post" action="/console/supervisor/unlock">{csrf_field(request)}'
+        f'<input type="hidden" name="subject" value="{escape(lock.subject)}">'
+        f"<button>Unlock</button></form></td></tr>"
+        for lock in await in_thread(logins.locks, redis_client()))
+    return ('<h2>Locked logins</h2><table id="locks"><thead><tr><th>Locked</th><th>Who</th>'
+            f"<th>Left</th><th></th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+@blueprint.post("/supervisor/unlock")
+async def supervisor_unlock(request: Request) -> HTTPResponse:
+    """A supervisor lifts a login lock early (logged with who did it)."""
+    agent = await agent_record(request)
+    if not agent.supervisor:
+        return response.text("The supervisor view is for supervisors.", status=403)
+    if not csrf_ok(request):
+        return response.text("The form expired: reload the page.", status=403)
+    subject = request.form.get("subject") or ""
+    if await in_thread(logins.unlock, redis_client(), subject):
+        log.info("console.login_unlocked", locked=subject.split(":", 1)[0],
+                 who=subject.split(":", 1)[-1], by=agent.id)
+    return response.redirect("/console/supervisor")
 
 
 # The supervisor's charts (operations/charts.py), by the name in their URL.
