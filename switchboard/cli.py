@@ -52,11 +52,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_shell(args: argparse.Namespace) -> int:
     """Talk to the assistant in the terminal with ``rasa shell`` (needs `make run` running)."""
+    from switchboard.launcher import rasa_env
     from switchboard.training import ensure_model
 
     settings = load_settings()
     model = ensure_model(model_dir=settings.model_dir)
-    env = {**os.environ, **settings.rasa_endpoint_env()}
+    env = {**os.environ, **rasa_env(settings)}
     command = [sys.executable, "-m", "bot.server", "shell", "--model", str(model),
                "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
                "--port", str(args.port)]
@@ -73,7 +74,8 @@ def cmd_nlu_report(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    """Print the SMS the embedded gateway "sent" (one-time codes and notifications)."""
+    """Print the SMS the embedded gateway "sent" (notifications; one-time codes are kept masked,
+    never in clear: issue 12)."""
     import datetime
 
     from switchboard.sms import OutboxGateway, outbox_path
@@ -147,13 +149,27 @@ def cmd_agents(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    """The tokens an operator hands to integrations (printed on request, never logged)."""
+    from switchboard.keys import api_token, rest_token
+
+    settings = load_settings()
+    if args.rest:
+        print(rest_token(settings))
+        return 0
+    print(f"REST channel (Authorization: Bearer ...): {rest_token(settings)}")
+    print(f"Contacts API (Authorization: Bearer ...): {api_token(settings)}")
+    return 0
+
+
 def _banner(settings: Settings) -> str:
     token_source = ("SWITCHBOARD_API_TOKEN" if settings.api_token
                     else settings.data_dir / "api-token")
     return "\n".join([
         "Switchboard is up.",
         f"  REST webhook: POST http://localhost:{settings.rasa_port}/webhooks/rest/webhook"
-        ' {"sender": "me", "message": "hi"}',
+        ' {"sender": "me", "message": "hi"} with "Authorization: Bearer <switchboard keys'
+        ' --rest>"',
         f"  Web chat: http://localhost:{settings.rasa_port}/webhooks/webchat/",
         "  Terminal chat: make shell (in a second terminal)",
         f"  Agent console: http://localhost:{settings.console_port}/console/" + (
@@ -198,7 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--folds", type=int, default=3)
     report.set_defaults(func=cmd_nlu_report)
 
-    outbox = commands.add_parser("outbox", help="SMS sent by the embedded gateway (codes, ...)")
+    keys = commands.add_parser("keys", help="print the tokens integrations need")
+    keys.add_argument("--rest", action="store_true",
+                      help="only the REST channel's bearer token (for scripts)")
+    keys.set_defaults(func=cmd_keys)
+
+    outbox = commands.add_parser("outbox", help="SMS sent by the embedded gateway (codes masked)")
     outbox.add_argument("--to", help="only messages to this number (447700900001)")
     outbox.add_argument("--last", type=int, default=20)
     outbox.set_defaults(func=cmd_outbox)

@@ -14,16 +14,9 @@ import pytest
 
 from handoff import queue
 from switchboard.keys import action_server_token
-from tests.conftest import API_TOKEN, REST_TOKEN
+from tests.conftest import API_TOKEN, PUK, REST_TOKEN
 from tests.helpers import http
-from tests.test_self_service import (  # noqa: F401  (fixtures)
-    PUK,
-    local,
-    stack_db,
-    subscriber,
-    texts,
-    verify_by_password,
-)
+from tests.test_self_service import local, texts, verify_by_password
 from tests.test_sms_channel import sent_to, twilio_post
 
 
@@ -202,3 +195,15 @@ def test_files_under_the_data_directory_are_private(assistant, name):
     if path.is_dir():
         for child in path.rglob("*"):
             assert stat.S_IMODE(os.stat(child).st_mode) & 0o077 == 0, (child, oct(mode))
+
+
+def test_the_keys_command_prints_the_rest_token_integrations_need(assistant, monkeypatch,
+                                                                   capsys):
+    from switchboard import cli
+
+    for name, value in assistant.settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["keys", "--rest"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert token == REST_TOKEN
+    assert rest(assistant, {"sender": "keys-check", "message": "hi"}, token=token)[0] == 200
