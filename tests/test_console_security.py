@@ -184,6 +184,39 @@ def test_logging_out_ends_the_session_for_a_copied_cookie(assistant, console, ne
     assert socket_status(console, stolen) == 401
 
 
+def test_an_open_live_socket_closes_at_its_next_heartbeat_after_logout(assistant, console,
+                                                                        new_agent):
+    """Revoking a session also ends a console page that was already open (it checked only at
+    connect time before)."""
+    import json
+
+    import websockets
+
+    agent_id, password = new_agent
+    opener = attempt(console, agent_id, password)[3]
+    cookie = session_cookie(opener)
+
+    async def scenario() -> bool:
+        async with websockets.connect(console.replace("http", "ws") + "/live",
+                                      extra_headers={"Cookie": f"sb_session={cookie}"}) as ws:
+            await ws.send(json.dumps({"kind": "heartbeat"}))
+            await asyncio.wait_for(ws.recv(), 10)  # open and live: a snapshot comes
+            token = csrf_of(fetch(opener, f"{console}/")[2])
+            assert fetch(opener, f"{console}/logout", {"csrf": token})[0] == 302
+            await ws.send(json.dumps({"kind": "heartbeat"}))
+            deadline = time.monotonic() + 15  # snapshots keep coming while the socket lives
+            try:
+                while time.monotonic() < deadline:
+                    await asyncio.wait_for(ws.recv(), 10)
+            except websockets.ConnectionClosed:
+                return True
+            except asyncio.TimeoutError:
+                pass
+            return False
+
+    assert asyncio.run(scenario())
+
+
 def test_a_password_change_ends_all_the_agents_sessions(assistant, console, new_agent):
     agent_id, password = new_agent
     sessions = [attempt(console, agent_id, password)[3] for _ in range(2)]  # two browsers

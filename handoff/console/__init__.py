@@ -4,7 +4,8 @@ Served by the console process (contacts/app.py, ``CONSOLE_PORT``). Pages are ren
 server with every customer text HTML-escaped; a small script (static/console.js) keeps them live
 over one WebSocket and inserts new text with ``textContent`` only.
 
-- ``auth``: sessions in signed cookies, CSRF tokens, login and logout, login required everywhere.
+- ``auth``: server-side sessions (handoff/logins.py), CSRF tokens, login and logout, login
+  required everywhere.
 - ``pages``: the queue, a conversation, the supervisor view.
 - ``chat_actions``: what an agent does to a chat (take, reply, note, transfer, return, close).
 - ``live``: the WebSocket: snapshots of queue and presence, new customer messages, heartbeats.

@@ -95,6 +95,13 @@ def _live_session(settings: Settings, cookie: str | None) -> logins.ConsoleSessi
     return logins.session_of(redis_client(settings), token, _idle_seconds(settings))
 
 
+def still_logged_in(request: Request) -> bool:
+    """Whether the session this request began with is still live (an open socket asks on
+    every heartbeat: logout, a password change or the idle timeout end it there too)."""
+    return _live_session(request.app.ctx.settings,
+                         request.cookies.get(SESSION_COOKIE)) is not None
+
+
 def _end_session(settings: Settings, cookie: str | None) -> None:
     token = _token(settings, cookie)
     if token:

@@ -21,7 +21,7 @@ from sanic.response import HTTPResponse
 
 from handoff import inbox, presence, queue
 from handoff.console import blueprint
-from handoff.console.auth import current_agent, in_thread
+from handoff.console.auth import current_agent, in_thread, still_logged_in
 from switchboard.redis_client import async_redis_client, redis_client
 
 REFRESH_SECONDS = 5.0
@@ -89,7 +89,7 @@ async def live(request: Request, ws) -> None:
         await ws.close()
         return
     settings = request.app.ctx.settings
-    tasks = [asyncio.create_task(_heartbeats(ws, agent_id)),
+    tasks = [asyncio.create_task(_heartbeats(ws, request, agent_id)),
              asyncio.create_task(_snapshots(ws, agent_id, settings.agent_timeout_seconds)),
              asyncio.create_task(_personal(ws, agent_id, _cursor(request)))]
     try:
@@ -108,11 +108,12 @@ def _cursor(request: Request) -> str:
     return given if re.fullmatch(r"\d+-\d+", given) else "$"
 
 
-async def _heartbeats(ws, agent_id: str) -> None:
-    """Until the page goes: every frame from it says the agent is still there."""
+async def _heartbeats(ws, request: Request, agent_id: str) -> None:
+    """Until the page goes, or its session ends: every frame from it says the agent is still
+    there."""
     while True:
         frame = await ws.recv()
-        if frame is None:
+        if frame is None or not await in_thread(still_logged_in, request):
             return
         await in_thread(presence.heartbeat, redis_client(), agent_id)
 
