@@ -57,6 +57,29 @@ def operation(sender_id: str, category: str, result: str, detail: str = "",
                       "detail": detail, **extra}}
 
 
+def customer_message(sender_id: str, text: str, message_id: str, channel: str,
+                     timestamp: float | None = None) -> dict[str, Any]:
+    """A customer message Rasa never sees (a carrier keyword, a photo), for the record only."""
+    return {"event": "user", "sender_id": sender_id, "text": text,
+            "timestamp": timestamp or time.time(), "message_id": message_id,
+            "input_channel": channel, "parse_data": {}}
+
+
+def bot_message(sender_id: str, text: str) -> dict[str, Any]:
+    """A reply sent outside Rasa (to a carrier keyword, a photo), for the record."""
+    return {"event": "bot", "sender_id": sender_id, "text": text, "timestamp": time.time()}
+
+
+def reachability(sender_id: str, channel: str, state: str | None,
+                 reason: str = "") -> dict[str, Any]:
+    """The conversation's channel identity cannot be written to (``opted_out``: a carrier STOP
+    or the provider's "unsubscribed"; ``undeliverable``: the provider refuses the address), or
+    can again (None). Recorded on the identity, for agents and the record; senders check
+    ``contacts.delivery`` (Redis), which the channel marks at the same time."""
+    return {"event": "reachability", "sender_id": sender_id, "channel": channel, "state": state,
+            "reason": reason, "timestamp": time.time()}
+
+
 def unrecorded(client: redis.Redis) -> int:
     """Events appended but not yet in the database (the recorder's lag)."""
     if not client.exists(STREAM):

@@ -30,6 +30,7 @@ HANDLERS = ("bot", "agent", "both")
 DIRECTIONS = ("in", "out")
 AUTHORS = ("customer", "bot", "agent", "system")
 OPERATION_RESULTS = ("success", "failure", "refused", "pending")
+REACHABILITY = ("opted_out", "undeliverable")  # why a channel identity cannot be written to
 
 
 # --- Contact configuration, as data (seeded by a migration, queryable) ---
@@ -93,6 +94,12 @@ class ChannelIdentity(Base):
     customer_id = Column(Integer, ForeignKey("customer.id"), index=True)
     linked_at = Column(DateTime)
     created_at = Column(DateTime, nullable=False)
+    # Whether we may send to it (None: yes): "opted_out" (a carrier STOP keyword, or the provider
+    # says the recipient unsubscribed) until they opt back in, or "undeliverable" (the provider
+    # refuses the address: not a valid or not a mobile number).
+    reachability = Column(String(16))
+    reachability_reason = Column(String(64))  # e.g. "STOP", "twilio 21610"
+    reachability_since = Column(DateTime)
 
     customer = relationship("Customer", back_populates="identities")
 

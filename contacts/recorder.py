@@ -7,6 +7,8 @@ Rules (the product's definition of a contact):
   a bot message with no recent contact begins an outbound contact.
 - ``goodbye`` and ``restart`` complete the contact; so does inactivity, found by ``sweep``.
 - When the bot asks for a one-time code or password, the next customer message is masked whole.
+- A channel identity that opted out (carrier STOP) or that the provider refuses says so on the
+  identity (``reachability`` events), until it can be written to again.
 
 Events are applied one by one, each in its own transaction, and acknowledged after commit.
 Every write is idempotent (touch keys), so an event delivered twice is recorded once.
@@ -113,6 +115,11 @@ class ContactRecorder:
                 service.record_operation(unit.session, contact, category="agent_note",
                                          result="success", detail=str(event.get("text") or ""),
                                          at=event.get("timestamp"), key=f"op:{event_id}")
+        elif kind == "reachability":  # opted out (carrier STOP), undeliverable, or back again
+            service.set_reachability(
+                unit.session, _channel(unit.session, event.get("channel")), sender,
+                event.get("state"), reason=str(event.get("reason") or ""),
+                at=event.get("timestamp"))
         elif kind == "restart":
             self._end(unit, sender, "restarted", event.get("timestamp"))
         elif kind == "slot" and event.get("name") == events.CONTACT_RECORD_SLOT:

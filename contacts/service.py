@@ -27,6 +27,7 @@ from contacts.models import (
     DIRECTIONS,
     OPEN_STATUSES,
     OPERATION_RESULTS,
+    REACHABILITY,
     Channel,
     ChannelIdentity,
     Contact,
@@ -258,6 +259,43 @@ def expect_secret(session: Session, contact: Contact, expected: bool = True) -> 
     """The bot asked for a code or password: mask the customer's next message whatever it says."""
     contact.expects_secret = expected
     session.flush()
+
+
+# --- Whether a channel identity can be written to ---
+
+def set_reachability(
+    session: Session, channel: str, external_id: str, state: str | None, *, reason: str = "",
+    at: datetime | float | None = None,
+) -> ChannelIdentity:
+    """Record that nothing may be sent to this identity (``opted_out``, ``undeliverable``) or,
+    with None, that it can be written to again. Repeating the same state changes nothing."""
+    if state is not None:
+        _one_of(state, REACHABILITY, "reachability")
+    identity = channel_identity(session, channel, external_id)
+    if identity.reachability != state:
+        identity.reachability = state
+        identity.reachability_reason = (reason[:64] or None) if state else None
+        identity.reachability_since = as_utc(at) if state else None
+        session.flush()
+    return identity
+
+
+def find_identity(session: Session, channel: str, external_id: str) -> ChannelIdentity | None:
+    """The identity if it exists (never creates one: for readers such as a sender's check)."""
+    return session.scalars(select(ChannelIdentity).where(
+        ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)).first()
+
+
+def reachability_note(identity: ChannelIdentity | None) -> str | None:
+    """What an agent should know about an identity that cannot be written to (None: it can)."""
+    if identity is None or identity.reachability is None:
+        return None
+    since = f"{identity.reachability_since:%d %b %Y %H:%M} UTC"
+    reason = identity.reachability_reason or "no reason given"
+    if identity.reachability == "opted_out":
+        return (f"Opted out of messages ({reason}) since {since}: nothing is sent to this "
+                "number until they text START.")
+    return f"Messages cannot be delivered ({reason}) since {since}."
 
 
 # --- The seed's operations: reading ---
