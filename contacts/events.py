@@ -57,6 +57,13 @@ def operation(sender_id: str, category: str, result: str, detail: str = "",
                       "detail": detail, **extra}}
 
 
+def undelivered(sender_id: str, text: str, channel: str, code: str | int,
+                permanent: bool) -> dict[str, Any]:
+    """A reply the channel could not deliver (contacts/delivery.py), with its delivery state."""
+    return {"event": "undelivered", "sender_id": sender_id, "timestamp": time.time(),
+            "text": text, "channel": channel, "code": str(code), "permanent": bool(permanent)}
+
+
 def customer_message(sender_id: str, text: str, message_id: str, channel: str,
                      timestamp: float | None = None) -> dict[str, Any]:
     """A customer message Rasa never sees (a carrier keyword, a photo), for the record only."""

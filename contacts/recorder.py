@@ -98,6 +98,8 @@ class ContactRecorder:
             self._bot_message(unit, sender, event, key)
         elif kind == "agent":
             self._agent_message(unit, sender, event, key)
+        elif kind == "undelivered":  # a reply the channel could not deliver
+            self._undelivered(unit, sender, event, key)
         elif kind == "close":  # an agent closed the contact with a disposition code
             self._end(unit, sender, str(event.get("disposition") or "agent_closed"),
                       event.get("timestamp"))
@@ -179,6 +181,25 @@ class ContactRecorder:
                               text=str(event.get("text") or ""),
                               at=service.as_utc(event.get("timestamp")), key=key, key_is_new=True)
 
+    def _undelivered(
+        self, unit: _Batch, sender: str, event: Mapping[str, Any], key: str | None
+    ) -> None:
+        """A reply that never reached the customer (contacts/delivery.py): a system touch with
+        the text and its delivery state, on the contact the reply belongs to."""
+        contact = unit.latest_contact(sender)
+        if contact is None:  # Rasa streams a turn after sending its replies: this failed reply
+            # can come before the first customer message of its conversation, which joins it.
+            contact = service.begin_contact(
+                unit.session, channel=_channel(unit.session, event.get("channel")),
+                external_id=sender, sender_id=sender, at=event.get("timestamp"))
+            unit.latest[sender] = contact
+        state = "final" if event.get("permanent") else "gave up retrying"
+        text = (f"Not delivered ({event.get('channel')} error {event.get('code')}, {state}): "
+                f"{event.get('text') or ''}")
+        service.touch_contact(unit.session, contact, direction="out", author="system", text=text,
+                              at=service.as_utc(event.get("timestamp")), key=key,
+                              key_is_new=True)
+
     def _open_contact(self, unit: _Batch, sender: str, at: datetime) -> Contact | None:
         contact = unit.latest_contact(sender)
         if contact is None or not contact.is_open:
@@ -254,7 +275,7 @@ def _touch_key(event: Mapping[str, Any], event_id: str) -> str | None:
     kind = event.get("event")
     if kind == "user":
         return f"in:{event.get('sender_id')}:{event.get('message_id')}"
-    if kind in ("bot", "agent"):
+    if kind in ("bot", "agent", "undelivered"):
         return f"out:{event_id}"
     return None
 
