@@ -84,6 +84,7 @@ class Settings:
     twilio_account_sid: str | None
     twilio_auth_token: str | None
     twilio_from: str | None
+    twilio_whatsapp_from: str | None  # the WhatsApp sender, whatsapp:+44... (not TWILIO_FROM)
     twilio_api_url: str
     public_url: str | None  # how the outside world reaches the Rasa server (webhook signatures)
     telegram_token: str | None
@@ -141,6 +142,7 @@ class Settings:
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
             twilio_from=env.get("TWILIO_FROM") or None,
+            twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM") or None,
             twilio_api_url=env.get("TWILIO_API_URL") or "https://api.twilio.com",
             public_url=env.get("SWITCHBOARD_PUBLIC_URL") or None,
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
@@ -212,6 +214,7 @@ class Settings:
                             ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
                             ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
                             ("TWILIO_FROM", self.twilio_from),
+                            ("TWILIO_WHATSAPP_FROM", self.twilio_whatsapp_from),
                             ("SWITCHBOARD_PUBLIC_URL", self.public_url),
                             ("TELEGRAM_BOT_TOKEN", self.telegram_token),
                             ("TELEGRAM_WEBHOOK_SECRET", self.telegram_webhook_secret),

@@ -1,19 +1,18 @@
-"""One-time codes, the brute-force lockout (real Redis) and the Twilio SMS gateway (a local
-stand-in for Twilio's API, speaking its request format)."""
+"""One-time codes, the brute-force lockout (real Redis), and the SMS gateways: Twilio's (against
+tests/fake_twilio.py, which answers with Twilio's resources and error bodies) and the outbox."""
 
 from __future__ import annotations
 
 import base64
-import http.server
-import threading
 import time
-import urllib.parse
 import uuid
 
 import pytest
 
 from switchboard.redis_client import redis_client
-from switchboard.sms import SmsError, TwilioGateway
+from switchboard.settings import Settings
+from switchboard.sms import OutboxGateway, SmsError, TwilioGateway, sms_gateway
+from tests.fake_twilio import FakeTwilio, error_body
 from verification import attempts, codes
 
 KEY = "test-secret-key"
@@ -79,45 +78,94 @@ def test_failures_older_than_the_window_do_not_count(client, msisdn):
     assert not attempts.is_locked(client, msisdn)
 
 
-class FakeTwilio(http.server.BaseHTTPRequestHandler):
-    requests: list[dict] = []
-    status = 201
-
-    def do_POST(self):  # noqa: N802 (the stdlib's name)
-        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        FakeTwilio.requests.append({"path": self.path, "auth": self.headers["Authorization"],
-                                    "form": dict(urllib.parse.parse_qsl(body))})
-        self.send_response(FakeTwilio.status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"sid": "SM123", "status": "queued"}')
-
-    def log_message(self, *args):
-        pass
+ACCOUNT = "AC" + "0123456789abcdef" * 2
+TOKEN = "auth-token"
 
 
 @pytest.fixture
-def fake_twilio():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeTwilio)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    FakeTwilio.requests, FakeTwilio.status = [], 201
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+def twilio_api():
+    """A Twilio of this test's own (the stack has another)."""
+    server = FakeTwilio(ACCOUNT, TOKEN)
+    yield server
+    server.stop()
 
 
-def test_twilio_gateway_sends_with_twilios_request_format(fake_twilio):
-    gateway = TwilioGateway("AC0123", "auth-token", "+447700900999", api_url=fake_twilio)
-    gateway.send("447700900001", "Kestrel Mobile: your code is 123456.")
-    [request] = FakeTwilio.requests
-    assert request["path"] == "/2010-04-01/Accounts/AC0123/Messages.json"
-    assert request["auth"] == "Basic " + base64.b64encode(b"AC0123:auth-token").decode()
+def gateway(api: FakeTwilio, waits: list[float] | None = None) -> TwilioGateway:
+    sleep = waits.append if waits is not None else (lambda _: None)
+    return TwilioGateway(ACCOUNT, TOKEN, "+447700900999", api_url=api.url,
+                         whatsapp_from="whatsapp:+447700900998", sleep=sleep)
+
+
+def test_twilio_gateway_sends_with_twilios_request_format(twilio_api):
+    sid = gateway(twilio_api).send("447700900001", "Kestrel Mobile: your code is 123456.")
+    [request] = twilio_api.requests
+    assert request["path"] == f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+    assert request["authorization"] == "Basic " + base64.b64encode(
+        f"{ACCOUNT}:{TOKEN}".encode()).decode()
     assert request["form"] == {"To": "+447700900001", "From": "+447700900999",
                                "Body": "Kestrel Mobile: your code is 123456."}
+    assert request["status"] == 201 and sid == twilio_api.messages[0]["sid"]
 
 
-def test_twilio_refusal_is_an_sms_error_without_the_text(fake_twilio):
-    FakeTwilio.status = 400
-    gateway = TwilioGateway("AC0123", "auth-token", "+447700900999", api_url=fake_twilio)
+def test_whatsapp_goes_between_whatsapp_addresses_from_its_own_sender(twilio_api):
+    gateway(twilio_api).send("whatsapp:447700900001", "Hello")
+    [request] = twilio_api.requests
+    assert (request["form"]["To"], request["form"]["From"]) == (
+        "whatsapp:+447700900001", "whatsapp:+447700900998")
+    without = TwilioGateway(ACCOUNT, TOKEN, "+447700900999", api_url=twilio_api.url)
+    with pytest.raises(SmsError) as error:  # TWILIO_FROM cannot be the WhatsApp sender
+        without.send("whatsapp:447700900001", "Hello")
+    assert error.value.verdict == "undelivered" and not error.value.transient
+
+
+@pytest.mark.parametrize("code, verdict", [
+    (21610, "opted_out"), (21211, "undeliverable"), (21614, "undeliverable"),
+    (63016, "undelivered"), (21617, "undelivered"),
+])
+def test_a_refusal_carries_twilios_code_and_status_and_never_the_text(twilio_api, code,
+                                                                       verdict):
+    twilio_api.fail_next("447700900001", code)
     with pytest.raises(SmsError) as error:
-        gateway.send("447700900001", "your code is 654321")
+        gateway(twilio_api).send("447700900001", "your code is 654321")
+    assert (error.value.code, error.value.status) == (code, error_body(code)["status"])
+    assert error.value.verdict == verdict and error.value.reason == f"twilio {code}"
     assert "654321" not in str(error.value)
+    assert len(twilio_api.requests) == 1  # a permanent refusal is not retried
+
+
+def test_too_many_requests_waits_as_long_as_twilio_says(twilio_api):
+    twilio_api.fail_next("447700900001", 20429, 20429, retry_after=2)
+    waits: list[float] = []
+    gateway(twilio_api, waits).send("447700900001", "hello")
+    assert waits == [2.0, 2.0] and [r["status"] for r in twilio_api.requests] == [429, 429, 201]
+
+
+def test_a_5xx_is_retried_with_backoff_then_given_up(twilio_api):
+    twilio_api.fail_next("447700900001", 20503, 20500, 20503)
+    waits: list[float] = []
+    with pytest.raises(SmsError) as error:
+        gateway(twilio_api, waits).send("447700900001", "hello")
+    assert waits == [1.0, 2.0] and len(twilio_api.requests) == 3
+    assert error.value.verdict == "transient" and error.value.status == 503
+
+
+def test_a_retry_after_too_long_to_wait_is_not_waited_for(twilio_api):
+    twilio_api.fail_next("447700900001", 20429, retry_after=60)
+    waits: list[float] = []
+    with pytest.raises(SmsError) as error:
+        gateway(twilio_api, waits).send("447700900001", "hello")
+    assert waits == [] and error.value.retry_after == 60.0 and error.value.transient
+
+
+def test_no_answer_from_twilio_is_transient():
+    closed = TwilioGateway(ACCOUNT, TOKEN, "+447700900999", api_url="http://127.0.0.1:9",
+                           sleep=lambda _: None)
+    with pytest.raises(SmsError) as error:
+        closed.send("447700900001", "hello")
+    assert error.value.no_answer and error.value.verdict == "transient"
+    assert error.value.reason == "no answer from Twilio"
+
+
+def test_the_outbox_is_the_default_gateway(tmp_path):
+    settings = Settings.from_env({"SWITCHBOARD_DATA_DIR": str(tmp_path)})
+    assert isinstance(sms_gateway(settings), OutboxGateway)
