@@ -1,7 +1,8 @@
 """Outbound SMS and WhatsApp through one gateway interface, usable from any process.
 
 ``SMS_GATEWAY=outbox`` (the default): messages go to a local outbox file, ``var/sms-outbox.jsonl``,
-that ``switchboard outbox`` prints and the tests read.
+that ``switchboard outbox`` prints. Bodies are kept there with secrets masked
+(``contacts.masking``): a one-time code never rests in a file in clear (issue 12).
 
 ``SMS_GATEWAY=twilio``: Twilio's Messages API (``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``,
 ``TWILIO_FROM`` for SMS, ``TWILIO_WHATSAPP_FROM`` for WhatsApp; ``TWILIO_API_URL`` points
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from contacts.masking import mask_secrets
 from switchboard.settings import Settings
 
 # Twilio error codes by what they mean for the recipient (https://www.twilio.com/docs/api/errors).
@@ -102,14 +104,14 @@ class SmsGateway(Protocol):
 
 
 class OutboxGateway:
-    """Appends each message as a JSON line to a file: the embedded default and the tests'."""
+    """Appends each message as a JSON line to a file, its body masked: the embedded default."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def send(self, to: str, body: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"to": to, "body": body, "sent_at": time.time()}) + "\n"
+        line = json.dumps({"to": to, "body": mask_secrets(body), "sent_at": time.time()}) + "\n"
         with self.path.open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # several processes may send at once
             handle.write(line)

@@ -33,6 +33,7 @@ from switchboard.launcher import Stack, embedded_redis, free_port
 from switchboard.redis_client import redis_client
 from switchboard.settings import PROJECT_ROOT, Settings
 from switchboard.training import ensure_model, fast_config
+from tests.fake_twilio import FakeTwilio
 from tests.fakes import FAKE_BOT_TOKEN, FakeTelegram
 from tests.helpers import http, post_json
 from tests.postgres import PostgresUnavailable, TemporaryPostgres
@@ -40,6 +41,9 @@ from tests.postgres import PostgresUnavailable, TemporaryPostgres
 API_TOKEN = "test-api-token"
 REST_TOKEN = "test-rest-channel-token"  # what a trusted integration presents to the REST channel
 TWILIO_AUTH_TOKEN = "test-twilio-auth-token"  # the tests sign webhooks like Twilio does
+TWILIO_ACCOUNT_SID = "AC" + "5ca1ab1e" * 4  # 34 characters, as Twilio's
+TWILIO_FROM = "+447700900999"  # the SMS number
+TWILIO_WHATSAPP_FROM = "whatsapp:+447700900998"  # the WhatsApp sender
 # Short enough that a test can wait it out: the "second contact after the timeout" test does.
 CONTACT_TIMEOUT_MINUTES = 0.1
 
@@ -121,15 +125,25 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 
 
 @pytest.fixture(scope="session")
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """Twilio's Messages API for the stack: SMS and WhatsApp replies and one-time codes."""
+    server = FakeTwilio(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def assistant(
-    test_model: Path, tmp_path_factory: pytest.TempPathFactory, fake_telegram: FakeTelegram
+    test_model: Path, tmp_path_factory: pytest.TempPathFactory, fake_telegram: FakeTelegram,
+    fake_twilio: FakeTwilio,
 ) -> Iterator[RunningAssistant]:
     data_dir = tmp_path_factory.mktemp("switchboard-data")
+    rasa_port = free_port()
     env = {
         **os.environ,
         "SWITCHBOARD_DATA_DIR": str(data_dir),
         "SWITCHBOARD_REDIS_PORT": str(free_port()),
-        "RASA_PORT": str(free_port()),
+        "RASA_PORT": str(rasa_port),
         "ACTION_SERVER_PORT": str(free_port()),
         "RASA_API_TOKEN": API_TOKEN,
         "SWITCHBOARD_API_TOKEN": API_TOKEN,
@@ -137,6 +151,13 @@ def assistant(
         "CONSOLE_PORT": str(free_port()),
         "CONTACT_TIMEOUT_MINUTES": str(CONTACT_TIMEOUT_MINUTES),
         "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+        "SMS_GATEWAY": "twilio",
+        "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
+        "TWILIO_FROM": TWILIO_FROM,
+        "TWILIO_WHATSAPP_FROM": TWILIO_WHATSAPP_FROM,
+        "TWILIO_API_URL": fake_twilio.url,
+        # What Twilio signs: the public URL, not the address the tests connect to.
+        "SWITCHBOARD_PUBLIC_URL": f"http://localhost:{rasa_port}",
         "TELEGRAM_BOT_TOKEN": FAKE_BOT_TOKEN,
         "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
         "TELEGRAM_API_URL": fake_telegram.url,

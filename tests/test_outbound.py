@@ -10,7 +10,9 @@ import pytest
 import websockets
 
 from bot.channels.outbound import NoOutboundChannel, send_to_customer
-from switchboard.sms import OutboxGateway, outbox_path
+from bot.channels.webchat import session_from_token
+from tests.conftest import TWILIO_FROM, TWILIO_WHATSAPP_FROM
+from tests.fake_twilio import FakeTwilio
 from tests.test_webchat import _receive, socket_url
 
 
@@ -18,6 +20,7 @@ def test_telegram_sms_and_whatsapp(assistant, fake_telegram, monkeypatch):
     monkeypatch.setenv("REDIS_URL", assistant.settings.effective_redis_url)
     chat = random.randrange(10**8, 10**9)
     number = f"4477009{random.randrange(10**5):05d}"
+    long_news = " ".join(["Your new plan starts on Monday."] * 40)  # 1,279 characters
 
     async def send_all():
         await send_to_customer(f"telegram:{chat}", "An agent replied: hello!",
@@ -27,13 +30,18 @@ def test_telegram_sms_and_whatsapp(assistant, fake_telegram, monkeypatch):
                                settings=assistant.settings)
         await send_to_customer(f"whatsapp:{number}", "Hello on WhatsApp",
                                settings=assistant.settings)
+        await send_to_customer(f"whatsapp:{number}", long_news, settings=assistant.settings)
 
     asyncio.run(send_all())
     assert [m["text"] for m in fake_telegram.sent_to(chat)] == ["An agent replied: hello!"]
-    outbox = OutboxGateway(outbox_path(assistant.settings)).messages()
-    assert [m["body"] for m in outbox if m["to"] == number] == [
-        "An agent replied: hello!\n1. Thanks\nReply with the number."]
-    assert [m["body"] for m in outbox if m["to"] == f"whatsapp:{number}"] == ["Hello on WhatsApp"]
+    twilio = FakeTwilio.at(assistant.settings.twilio_api_url)
+    [sms] = twilio.sent_to(number)
+    assert (sms["to"], sms["from"]) == (f"+{number}", TWILIO_FROM)
+    assert sms["body"] == "An agent replied: hello!\n1. Thanks\nReply with the number."
+    whatsapp = twilio.sent_to(f"whatsapp:{number}", count=2)
+    assert [m["body"] for m in whatsapp] == ["Hello on WhatsApp", long_news]  # no SMS parts
+    assert {(m["to"], m["from"]) for m in whatsapp} == {(f"whatsapp:+{number}",
+                                                        TWILIO_WHATSAPP_FROM)}
 
 
 def test_webchat_reaches_the_open_socket(assistant, monkeypatch):
@@ -41,8 +49,9 @@ def test_webchat_reaches_the_open_socket(assistant, monkeypatch):
 
     async def scenario():
         async with websockets.connect(socket_url(assistant)) as ws:
-            await ws.send(json.dumps({"type": "hello", "session_id": None}))
-            session = (await _receive(ws, "session"))["session_id"]
+            await ws.send(json.dumps({"type": "hello", "token": None}))
+            token = (await _receive(ws, "session"))["token"]
+            session = session_from_token(assistant.settings, token)
             await _receive(ws, "history")
             await send_to_customer(f"webchat:{session}", "An agent replied: hello!")
             return await _receive(ws, "bot")

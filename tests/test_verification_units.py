@@ -166,6 +166,17 @@ def test_no_answer_from_twilio_is_transient():
     assert error.value.reason == "no answer from Twilio"
 
 
+def test_the_outbox_keeps_one_time_codes_masked(tmp_path):
+    outbox = OutboxGateway(tmp_path / "sms-outbox.jsonl")
+    outbox.send("447700900001", "Kestrel Mobile: your verification code is 123456. It expires "
+                                "in 5 minutes. Never share it with anyone.")
+    outbox.send("447700900001", "Your plan changes on Monday.")
+    [code, notice] = outbox.messages()
+    assert "123456" not in (tmp_path / "sms-outbox.jsonl").read_text()
+    assert "verification code is [redacted]" in code["body"]
+    assert notice["body"] == "Your plan changes on Monday."
+
+
 def test_the_outbox_is_the_default_gateway(tmp_path):
     settings = Settings.from_env({"SWITCHBOARD_DATA_DIR": str(tmp_path)})
     assert isinstance(sms_gateway(settings), OutboxGateway)
