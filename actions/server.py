@@ -12,6 +12,9 @@ Run as ``python -m actions.server``; settings come from the environment (switchb
 
 from __future__ import annotations
 
+import json
+import time
+import zlib
 from typing import Any
 
 from rasa_sdk import utils
@@ -19,12 +22,16 @@ from rasa_sdk.endpoint import create_app
 from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
 
+from switchboard import metrics
 from switchboard.keys import action_server_token, token_matches
 from switchboard.log import configure_logging, get_logger
 from switchboard.settings import Settings, load_settings
 
 log = get_logger(__name__)
-OPEN_PATHS = ("/health",)  # liveness for the launcher and orchestrators: says nothing
+# Liveness for the launcher and orchestrators (says nothing), and the counts for Prometheus
+# (no customer data; internal like the rest of this server).
+OPEN_PATHS = ("/health", "/metrics")
+ACTION_STATUS = {200: "ok", 400: "rejected", 404: "not_found"}  # anything else: failed
 
 
 def build_app(settings: Settings) -> Sanic:
@@ -46,12 +53,44 @@ def build_app(settings: Settings) -> Sanic:
         log.error("action_server.failed", error=type(exception).__name__, path=request.path)
         return response.json({"error": "the action failed"}, status=500)
 
+    _measure_actions(app)
     return app
+
+
+def _measure_actions(app: Sanic) -> None:
+    """``GET /metrics``; each action call counted by action and status, and timed."""
+    metrics.add_route(app)
+
+    @app.middleware("request")
+    async def started(request: Request) -> None:
+        request.ctx.started = time.perf_counter()
+
+    @app.middleware("response")
+    async def measured(request: Request, answer: HTTPResponse) -> None:
+        if request.path != "/webhook" or answer.status in (401, 404):
+            return  # 401: not Rasa; 404: no such action (the name is not ours to label)
+        action = _action_name(request)
+        metrics.ACTIONS.labels(action, ACTION_STATUS.get(answer.status, "failed")).inc()
+        metrics.ACTION_DURATION.labels(action).observe(
+            time.perf_counter() - getattr(request.ctx, "started", time.perf_counter()))
+
+
+def _action_name(request: Request) -> str:
+    """The called action's name (Rasa may deflate the body: COMPRESS_ACTION_SERVER_REQUEST)."""
+    try:
+        body = request.body
+        if request.headers.get("Content-Encoding") == "deflate":
+            body = zlib.decompress(body)
+        name = json.loads(body).get("next_action")
+    except (ValueError, AttributeError, zlib.error):
+        return "unknown"
+    return name if isinstance(name, str) else "unknown"
 
 
 def main(settings: Settings | None = None) -> None:
     settings = settings or load_settings()
     configure_logging(settings)
+    metrics.prepare(settings.data_dir, "actions", settings.action_port)
     app = build_app(settings)
     kwargs: dict[str, Any] = {"workers": utils.number_of_sanic_workers(), "access_log": False}
     app.run(settings.action_server_host, settings.action_port, **kwargs)

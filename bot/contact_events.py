@@ -17,6 +17,7 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
 from contacts import events
+from switchboard import metrics
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import redis_client
 
@@ -36,11 +37,13 @@ class ContactEventBroker(EventBroker):
         return cls(redis_client())
 
     def publish(self, event: dict[str, Any]) -> None:
+        metrics.nlu_result(event)  # switchboard_nlu_messages_total: the fallback rate
         if not events.worth_recording(event):
             return
         try:
             events.publish(self.client, event)
         except redis.RedisError as exc:
+            metrics.redis_error("contact_event_broker")
             # Redis also holds the trackers: if it is down, Rasa fails this message loudly anyway.
             log.error("contact_event.not_published", event=event.get("event"),
                       conversation=conversation_ref(str(event.get("sender_id"))),

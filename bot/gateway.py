@@ -28,6 +28,7 @@ from handoff import inbound as handoff_inbound
 from handoff import queue
 from handoff.intake import hand_over
 from handoff.queue import Handoff
+from switchboard import metrics
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client, redis_client
 from switchboard.settings import load_settings
@@ -72,6 +73,7 @@ async def first_delivery(channel: str, sender_id: str, message_id: str) -> bool:
     return taken.state is claims.State.NEW
 
 
+@metrics.timed_delivery  # switchboard_messages_total by outcome, reply latency
 async def deliver(
     inbound: Inbound, output: OutputChannel,
     on_new_message: Callable[[UserMessage], Awaitable[Any]],
@@ -93,6 +95,7 @@ async def deliver(
         try:
             await claims.release(client, taken)
         except RedisError as exc:  # the claim lapses by itself after CLAIM_SECONDS
+            metrics.redis_error("gateway")
             log.error("claim.not_released", error=type(exc).__name__,
                       conversation=conversation_ref(inbound.sender_id))
         raise
@@ -175,6 +178,7 @@ async def _fail_open(inbound: Inbound, output: OutputChannel, with_message: bool
             await handoff_inbound.record(inbound.for_handoff())
         await _record_reply(inbound, text)
     except RedisError as exc:
+        metrics.redis_error("gateway")
         log.error("message.not_recorded", error=type(exc).__name__,
                   conversation=conversation_ref(inbound.sender_id))
 

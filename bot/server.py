@@ -59,11 +59,41 @@ def apply_fixes() -> None:
     RegexMessageHandler.process = _unpack_offered_payloads
 
 
+def serve_metrics(port: int) -> None:
+    """``GET /metrics`` on the app Rasa builds (``rasa.core.run.configure_app``, which
+    ``serve_application`` calls by its module name), before its workers fork; their samples
+    go to one directory per server (switchboard.metrics)."""
+    import rasa.core.run
+
+    from switchboard import metrics
+    from switchboard.settings import load_settings
+
+    metrics.prepare(load_settings().data_dir, "rasa", port)
+    configure_app = rasa.core.run.configure_app
+
+    @functools.wraps(configure_app)
+    def with_metrics(*args: Any, **kwargs: Any) -> Any:
+        app = configure_app(*args, **kwargs)
+        metrics.add_route(app)
+        return app
+
+    rasa.core.run.configure_app = with_metrics
+
+
+def _port(argv: list[str], default: int) -> int:
+    for flag in ("--port", "-p"):
+        if flag in argv[:-1]:
+            return int(argv[argv.index(flag) + 1])
+    return default
+
+
 def main() -> None:
     from switchboard.log import install_redaction
+    from switchboard.settings import load_settings
 
     install_redaction()  # Rasa's own log lines may quote a customer's message
     apply_fixes()
+    serve_metrics(_port(sys.argv, load_settings().rasa_port))
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

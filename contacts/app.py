@@ -8,16 +8,19 @@ be the stream's only consumer so each conversation's events are applied in order
 from __future__ import annotations
 
 import threading
+import time
+from collections import Counter
 from datetime import timedelta
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 
+from contacts import events
 from contacts.api import blueprint
 from contacts.recorder import ContactRecorder, StreamConsumer
-from handoff import worker
+from handoff import presence, queue, worker
 from handoff.console import blueprint as console_blueprint
-from switchboard import migrate
+from switchboard import metrics, migrate
 from switchboard.db import database
 from switchboard.keys import api_token
 from switchboard.log import configure_logging, get_logger
@@ -38,6 +41,8 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(blueprint)
     app.blueprint(console_blueprint)  # the agent console (handoff/console/)
     app.add_route(health, "/health")
+    metrics.add_route(app)  # GET /metrics, with the queue, agents and recorder read from Redis
+    metrics.read_state_with(lambda: helpdesk_state(settings))
     app.register_listener(_start_recorder, "after_server_start")
     app.register_listener(_stop_recorder, "before_server_stop")
     return app
@@ -53,6 +58,21 @@ async def health(request: Request) -> HTTPResponse:
     recorder_alive = request.app.ctx.recorder_thread.is_alive()
     return json({"status": "ok" if recorder_alive else "degraded", "recorder_lag": lag},
                 status=200 if recorder_alive else 503)
+
+
+def helpdesk_state(settings: Settings) -> metrics.HelpdeskState:
+    """The queue, the agents and the recorder as a scrape reports them (blocking Redis)."""
+    client, now = redis_client(settings), time.time()
+    agents, chats, seats = Counter(), Counter(), Counter()
+    for agent in presence.everyone(client):
+        status = agent.effective_status(now, settings.agent_timeout_seconds)
+        agents[status] += 1
+        chats[status] += agent.load
+        seats[status] += agent.capacity
+    return metrics.HelpdeskState(
+        queue=queue.queue_stats(client, now), agents=agents, chats=chats, seats=seats,
+        recorder_lag=events.unrecorded(client), dead_letters=client.xlen(events.DEAD_LETTERS),
+        max_wait_seconds=settings.handoff_max_wait_minutes * 60)
 
 
 async def _start_recorder(app: Sanic, _loop) -> None:
@@ -73,6 +93,7 @@ async def _stop_recorder(app: Sanic, _loop) -> None:
 def main() -> None:
     settings = load_settings()
     configure_logging(settings)
+    metrics.prepare(settings.data_dir, "console", settings.console_port)
     migrate.upgrade(database(settings))  # alembic upgrade head: safe on every start
     app = create_app(settings)
     app.run(host="0.0.0.0", port=settings.console_port, workers=1, access_log=False,
