@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.contact_records import operation_record
 from switchboard.log import conversation_ref, get_logger
 
 log = get_logger(__name__)
@@ -50,6 +51,18 @@ OPERATION_CATEGORIES: dict[str, str] = {
 }
 
 
+# Chats where everyone present reads the answers (the Telegram channel sets ``chat_type``).
+GROUP_CHATS = frozenset({"group", "supergroup", "channel"})
+
+
+def private_chat_only(metadata: dict[str, Any]) -> str:
+    """Where to go instead of a group chat for account services."""
+    bot = metadata.get("bot_username")
+    where = f"open @{bot} and write to me there" if bot else "write to me in a private chat"
+    return (f"For your privacy I can only help with your account in a private chat with me: "
+            f"{where}. Here I can answer general questions about plans, roaming and coverage.")
+
+
 class ActionAccountRequest(Action):
     """Note what the customer asked for; the verification form comes next (data/rules)."""
 
@@ -68,10 +81,16 @@ class ActionAccountRequest(Action):
             dispatcher.utter_message(response="utter_default")
             return []
         log.info("account_request", intent=intent, conversation=conversation_ref(tracker.sender_id))
+        metadata = tracker.latest_message.get("metadata") or {}
+        if metadata.get("chat_type") in GROUP_CHATS:  # no verification, no account data there
+            dispatcher.utter_message(text=private_chat_only(metadata))
+            # "other_number": action_after_verification serves nothing after a refusal here
+            return [SlotSet("requested_service", None), SlotSet("flow_failed", "other_number"),
+                    operation_record(OPERATION_CATEGORIES[intent], "refused", detail="group chat")]
         if not is_verified(tracker):  # the verification form asks for the number next
             dispatcher.utter_message(text=f"I can help you {label}.")
             events = [SlotSet("requested_service", intent)]
-            known = (tracker.latest_message.get("metadata") or {}).get("channel_verified_msisdn")
+            known = metadata.get("channel_verified_msisdn")
             if known:  # the channel vouches for the number (SMS sender, Telegram contact)
                 events.append(SlotSet("phone_number", str(known)))
             return events

@@ -52,6 +52,7 @@ async def unreachable_code(client: aioredis.Redis, channel: str, address: str | 
     return await client.get(_unreachable_key(channel, address))
 
 
-async def reachable_again(client: aioredis.Redis, channel: str, address: str | int) -> None:
-    """The recipient wrote to us (or unblocked us): deliver to them again."""
-    await client.delete(_unreachable_key(channel, address))
+async def reachable_again(client: aioredis.Redis, channel: str, address: str | int) -> bool:
+    """The recipient wrote to us (or unblocked us): deliver to them again. True if they had
+    been unreachable."""
+    return bool(await client.delete(_unreachable_key(channel, address)))

@@ -10,6 +10,7 @@ from rasa.core.channels.channel import OutputChannel
 from bot import payloads
 from bot.channels.sms import SmsOutput
 from bot.channels.telegram import TelegramOutput
+from bot.channels.telegram import chat_of as telegram_chat
 from bot.channels.webchat import WebchatOutput
 from switchboard.redis_client import async_redis_client
 from switchboard.settings import Settings, load_settings
@@ -22,8 +23,8 @@ class NoOutboundChannel(ValueError):
 def output_for(sender_id: str, settings: Settings | None = None) -> OutputChannel:
     settings = settings or load_settings()
     channel, _, address = sender_id.partition(":")
-    if channel == "telegram" and address.lstrip("-").isdigit():
-        return TelegramOutput(int(address), settings)
+    if channel == "telegram" and (chat := telegram_chat(address)) is not None:
+        return TelegramOutput(chat, settings)  # <chat>, or <chat>:<member> in a group
     if channel == "sms" and address:
         return SmsOutput(address, settings)
     if channel == "whatsapp" and address:

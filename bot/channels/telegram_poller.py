@@ -3,7 +3,9 @@ to our own webhook, so polling and webhook mode take exactly the same path.
 
 ``TELEGRAM_MODE=polling`` makes ``make run`` start this. An update is acknowledged to Telegram
 (the offset moves past it) only after our webhook accepted it: nothing is lost while the Rasa
-server restarts.
+server restarts. Telegram's refusals of getUpdates are waited out, not fatal: flood control
+(429, ``parameters.retry_after`` seconds), a conflict with another poller or a webhook (409),
+no answer or a 5xx; only a wrong token (401/404) or a forbidden bot stops the poller.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from telegram.error import NetworkError, TelegramError
+from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError
 
-from bot.channels.telegram import telegram_bot
+from bot.channels.telegram import NETWORK_RETRY_SECONDS, classify, telegram_bot
 from switchboard.keys import telegram_secret
 from switchboard.log import configure_logging, get_logger
 from switchboard.settings import Settings, load_settings
 
 log = get_logger(__name__)
-UPDATES = ["message", "edited_message", "callback_query"]
+# The kinds the channel reads (setWebhook takes the same list); my_chat_member says a user
+# blocked or unblocked the bot.
+UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+CONFLICT_WAIT_SECONDS = 5.0  # another getUpdates or a webhook holds the bot: wait, then ask again
 
 
 async def poll(settings: Settings) -> None:
@@ -33,13 +38,21 @@ async def poll(settings: Settings) -> None:
             try:
                 updates = await bot.get_updates(offset=offset, timeout=30,
                                                 allowed_updates=UPDATES)
-            except NetworkError:
-                await asyncio.sleep(2)
+            except (RetryAfter, Conflict, NetworkError) as exc:
+                await asyncio.sleep(_wait(exc))
                 continue
             for update in updates:
                 while not await _forward(session, webhook, headers, update.to_dict()):
                     await asyncio.sleep(2)  # the Rasa server is restarting: keep the update
                 offset = update.update_id + 1
+
+
+def _wait(exc: TelegramError) -> float:
+    """Seconds to wait before asking for updates again after Telegram refused."""
+    log.warning("telegram.get_updates_refused", error=type(exc).__name__)
+    if isinstance(exc, Conflict):
+        return CONFLICT_WAIT_SECONDS
+    return classify(exc).retry_after or NETWORK_RETRY_SECONDS
 
 
 async def _forward(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
