@@ -223,7 +223,8 @@ def test_wrong_or_missing_secret_is_refused(assistant, fake_telegram, chat_id):
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'{"message": {}}',
-                                  b'{"update_id": "x"}'])
+                                  b'{"update_id": "x"}', b'{"update_id": 5, "message": "x"}',
+                                  b'{"update_id": 5, "callback_query": {"id": "1"}}'])
 def test_malformed_updates_get_400(assistant, body):
     status, answer = post(assistant, None, raw=body)
     assert status == 400 and "Update" in answer["error"]

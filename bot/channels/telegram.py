@@ -364,12 +364,14 @@ class TelegramInput(WebhookChannel):
 
 
 def _parse(body: bytes | None, bot: Bot) -> Update | None:
+    """The Update, or None if the body is not one (PTB raises what it meets: a missing field is
+    a KeyError or TypeError, a string where an object belongs an AttributeError)."""
     try:
         data = json.loads(body or b"")
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return None
         return Update.de_json(data, bot)
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
