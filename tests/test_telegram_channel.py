@@ -168,14 +168,17 @@ def test_someone_elses_contact_card_is_not_a_verified_number(assistant, fake_tel
     assert share[0][0]["request_contact"] is True  # a private chat gets the share button
 
 
-@pytest.mark.parametrize("content", [tg.sticker(), tg.photo(), tg.voice(), tg.location(),
-                                     tg.document()],
-                         ids=["sticker", "photo", "voice", "location", "document"])
+@pytest.mark.parametrize("content, kind", [
+    (tg.sticker(), "a sticker"), (tg.photo(), "a photo"), (tg.voice(), "a voice message"),
+    (tg.location(), "a location"), (tg.document(), "a document")],
+    ids=["sticker", "photo", "voice", "location", "document"])
 def test_non_text_messages_get_a_polite_reply_and_never_reach_the_assistant(
-        assistant, fake_telegram, chat_id, content):
+        assistant, fake_telegram, chat_id, content, kind):
     assert replies(assistant, fake_telegram, message_update(chat_id, **content)) == [NOT_TEXT]
     events = assistant.tracker(f"telegram:{chat_id}")["events"]
     assert not [e for e in events if e["event"] == "user"]
+    said = [(t["author"], t["text"]) for t in touches(assistant, f"telegram:{chat_id}")]
+    assert said == [("customer", f"[{kind}]"), ("bot", NOT_TEXT)]  # in the record
 
 
 def test_two_photos_in_a_row_do_not_offer_an_agent(assistant, fake_telegram, chat_id):

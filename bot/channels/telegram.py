@@ -381,8 +381,9 @@ class _Said:
 
     chat: Chat
     sender_id: str
-    text: str | None  # None: not text (a sticker, a photo, ...)
+    text: str | None  # None: not text, ``attachment`` says what it was
     metadata: dict[str, Any] = field(default_factory=dict)
+    attachment: str = ""  # what a message without text carried, for the record ("a photo")
 
 
 async def handle_update(update: Update, settings: Settings,
@@ -437,7 +438,7 @@ async def _said(update: Update, bot: Bot, client: aioredis.Redis) -> _Said | Non
             await _own_number(client, message.chat.id, metadata)
         return _Said(message.chat, sender_id, _without_mention(text, bot)[:MAX_TEXT], metadata)
     if message.effective_attachment is not None:  # a sticker, a photo, voice, a location, ...
-        return _Said(message.chat, sender_id, None, metadata)
+        return _Said(message.chat, sender_id, None, metadata, _kind(message))
     return None  # a service message: members joined, a new title, a pinned message, ...
 
 
@@ -514,12 +515,29 @@ async def _own_number(client: aioredis.Redis, user_id: int, metadata: dict[str, 
         metadata["channel_verified_msisdn"] = number
 
 
+# Message fields of what people send that is not text (Bot API, Message), for the record.
+_KINDS = {"photo": "a photo", "sticker": "a sticker", "voice": "a voice message",
+          "audio": "an audio file", "video": "a video", "video_note": "a video message",
+          "animation": "a GIF", "document": "a document", "location": "a location",
+          "venue": "a place", "poll": "a poll", "dice": "a dice", "story": "a story"}
+
+
+def _kind(message: Message) -> str:
+    return next((name for field_name, name in _KINDS.items() if message[field_name]),
+                "an attachment")
+
+
 async def _not_text(said: _Said, output: TelegramOutput, message_id: str) -> None:
     """Media, stickers, locations: answered once (a redelivery is not), never the assistant's
-    business, so never a misunderstood message either."""
-    if await first_delivery("telegram", said.sender_id, message_id):
-        log.info("telegram.not_text", conversation=conversation_ref(said.sender_id))
-        await output.send_text_message(said.sender_id, NOT_TEXT)
+    business, so never a misunderstood message either; both go into the contact record."""
+    if not await first_delivery("telegram", said.sender_id, message_id):
+        return
+    log.info("telegram.not_text", conversation=conversation_ref(said.sender_id))
+    client = async_redis_client(output.settings)
+    await events.publish_async(client, events.customer_message(
+        said.sender_id, f"[{said.attachment}]", message_id, "telegram"))
+    await output.send_text_message(said.sender_id, NOT_TEXT)
+    await events.publish_async(client, events.bot_message(said.sender_id, NOT_TEXT))
 
 
 async def _membership_changed(client: aioredis.Redis, change: ChatMemberUpdated) -> None:
