@@ -8,7 +8,6 @@ the bot and the bot answers again."""
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
 
@@ -138,7 +137,14 @@ def test_telegram_customer_and_agent_in_a_browser(assistant, fake_telegram, agen
     handling = [o["category"] for o in contact["operations"]
                 if o["category"].startswith("agent_")]
     assert handling == ["agent_pickup", "agent_release"]
-    assert re.search(r"roaming", " ".join(t["text"] for t in contact["touches"]))
+    # What the customer wrote to the agent is on the record: theirs, word for word, after the
+    # pickup and the agent's first reply (the bot's greeting mentions roaming too: not enough).
+    touches = [(t["author"], t["text"]) for t in contact["touches"]]
+    said = touches.index(("customer", MEANWHILE))
+    assert touches.count(("customer", MEANWHILE)) == 1
+    assert said > touches.index(("agent", "Hello, Tom here. How can I help?"))
+    [pickup] = [o for o in contact["operations"] if o["category"] == "agent_pickup"]
+    assert contact["touches"][said]["at"] >= pickup["at"]  # ISO 8601 UTC: as text, in order
 
 
 def test_the_console_reconnects_after_a_console_restart(assistant, browser, agent_page):

@@ -30,10 +30,19 @@ def test_a_conversation_with_an_agent_goes_to_that_agent_only(assistant, sender,
     assistant.texts(sender, "I want to speak to a real person")
     client = assistant.redis()
     assert queue.claim(client, "agent-7", sender, capacity=3)
+    # Every other inbox there is: the online demo agents' and any other test's agent's.
+    others = set(agents_online) | {key.removeprefix(inbox.inbox_key("")) for key in
+                                   client.scan_iter(match=inbox.inbox_key("*"))}
+    others.discard("agent-7")
+    cursors = {inbox.inbox_key(agent): inbox.cursor(client, agent) for agent in others}
     since = inbox.cursor(client, "agent-7")
     assert assistant.say(sender, "hello, is anyone there?") == []  # the bot stays quiet
     [[_, entries]] = client.xread({inbox.inbox_key("agent-7"): since}, block=5000)
     assert "hello, is anyone there?" in entries[0][1]["data"]
+    # say() answers once the message is handled: whatever went to other inboxes is there now.
+    elsewhere = [(key, fields["data"]) for key, stream in client.xread(cursors) or []
+                 for _, fields in stream if sender in fields["data"]]
+    assert others >= {"ana", "tom", "sam"} and elsewhere == []
     queue.return_to_bot(client, "agent-7", sender)
     import asyncio
 

@@ -266,7 +266,7 @@ def test_no_code_or_password_in_logs_or_touches(assistant, sender, subscriber):
     code = latest_code(assistant, subscriber.msisdn)
     texts(assistant, sender, "000000" if code != "000000" else "111111")
     texts(assistant, sender, code)
-    texts(assistant, sender, "and my PUK please")
+    assert PUK in texts(assistant, sender, "and my PUK please")  # the customer does get it
     password_sender = sender + "-pw"
     verify_by_password(assistant, password_sender, subscriber)
     stored = " ".join(t["text"] for s in (sender, password_sender)
