@@ -32,8 +32,10 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_tracker_events
 
-CHECKPOINT_EVENTS = 240  # events since the session start or the last checkpoint (~40 turns)
-KEEP_EVENTS = 60  # events kept after a new checkpoint (~10 turns: more than any policy reads)
+# A retrieve reads between KEEP_EVENTS and CHECKPOINT_EVENTS events: about as many as the 20th
+# turn of a conversation holds, so turn 600 costs what turn 20 does (bench/turn_cost.py).
+CHECKPOINT_EVENTS = 72  # events since the session start or the last checkpoint (~12 turns)
+KEEP_EVENTS = 36  # events kept after a new checkpoint (~6 turns: more than any policy reads)
 
 
 class EventLogTrackerStore(RedisTrackerStore):
@@ -46,8 +48,7 @@ class EventLogTrackerStore(RedisTrackerStore):
         """The latest session (from its checkpoint, if it has one)."""
         key = self.key_prefix + sender_id
         self._upgrade(key, sender_id)
-        meta = self.red.hgetall(self._meta_key(sender_id))
-        snapshot, first = _window(meta)
+        snapshot, first = _window(self.red.hgetall(self._meta_key(sender_id)))
         stored = self.red.lrange(key, first, -1)
         if not stored:
             return None
@@ -64,8 +65,8 @@ class EventLogTrackerStore(RedisTrackerStore):
         """Append the events this turn added; stream them (masked) to the event broker."""
         key, meta_key = self.key_prefix + tracker.sender_id, self._meta_key(tracker.sender_id)
         self._upgrade(key, tracker.sender_id)
-        meta = self.red.hgetall(meta_key)
-        length = self.red.llen(key)
+        with self.red.pipeline(transaction=False) as pipe:
+            meta, length = pipe.hgetall(meta_key).llen(key).execute()
         snapshot, first = _window(meta)
         loaded = len(snapshot) + max(length - first, 0) if length else 0
         new = list(itertools.islice(tracker.events, loaded, None))
@@ -78,8 +79,8 @@ class EventLogTrackerStore(RedisTrackerStore):
             self.red.rpush(key, *(json.dumps(_stored(b)) for b in bodies))
             self._update_meta(tracker, meta, length, new)
         if ttl:
-            self.red.expire(key, int(float(ttl)))
-            self.red.expire(meta_key, int(float(ttl)))
+            with self.red.pipeline(transaction=False) as pipe:
+                pipe.expire(key, int(float(ttl))).expire(meta_key, int(float(ttl))).execute()
 
     async def keys(self) -> Iterable[str]:
         return [k.removeprefix(self.key_prefix)
