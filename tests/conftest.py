@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 import urllib.request
 import uuid
@@ -253,3 +254,27 @@ def console(assistant, agents_online) -> str:
     """The agent console's base URL, with the demo agents online."""
     return f"http://127.0.0.1:{assistant.settings.console_port}/console"
 
+
+# --- A subscriber of the operator's back end, for conversations that verify ---
+
+PASSWORD = "482913"  # the service password of every test subscriber
+PUK = "61728394"
+
+
+@pytest.fixture
+def stack_db(assistant) -> Database:
+    """The running stack's database (demo accounts, contact records)."""
+    return Database(assistant.settings.database_url)
+
+
+@pytest.fixture
+def subscriber(stack_db):
+    """A fresh subscriber of its own per test (lockouts and changes stay with it)."""
+    from accounts.demo import DemoSubscriber, add_subscriber
+
+    msisdn = f"4477009{random.randrange(10**5):05d}"
+    sub = DemoSubscriber(msisdn, "Grace Mwangi", "go_30", PASSWORD, PUK, 1800, 12_300, False,
+                         (("music", "Kestrel Music", 499), ("ringback", "Ringback Tones", 150)))
+    with stack_db.transaction() as session:
+        add_subscriber(session, sub)
+    return sub

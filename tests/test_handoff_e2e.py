@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from bot.channels.webchat import session_from_token
 from handoff import queue
 from tests.test_console import CHROMIUM
 from tests.test_telegram_channel import message_update, post, telegram_chat, texts_to
@@ -76,8 +77,8 @@ def test_web_chat_customer_and_agent_in_browsers(assistant, browser, agent_page)
     customer.fill("#text", ASK)
     customer.press("#text", "Enter")
     expect(customer.locator(".chat__log")).to_contain_text("You're next")
-    session = customer.evaluate("localStorage.getItem('switchboard.webchat.session')")
-    sender = f"webchat:{session}"
+    token = customer.evaluate("localStorage.getItem('switchboard.webchat.token')")
+    sender = f"webchat:{session_from_token(assistant.settings, token)}"
     assert queue.owner(assistant.redis(), sender) == "queued"
 
     take_and_answer(agent_page, ASK)

@@ -3,36 +3,15 @@
 
 from __future__ import annotations
 
-import random
 import re
 
-import pytest
 from sqlalchemy import select
 
-from accounts.demo import DemoSubscriber, add_subscriber
+from accounts.demo import DemoSubscriber
 from accounts.models import Account, AccountDataPack, Complaint, VasSubscription
 from handoff import queue
-from switchboard.db import Database
+from tests.conftest import PASSWORD, PUK
 from tests.fake_twilio import FakeTwilio
-
-PASSWORD = "482913"
-PUK = "61728394"
-
-
-@pytest.fixture
-def stack_db(assistant) -> Database:
-    return Database(assistant.settings.database_url)
-
-
-@pytest.fixture
-def subscriber(stack_db) -> DemoSubscriber:
-    """A fresh subscriber of its own per test (lockouts and changes stay with it)."""
-    msisdn = f"4477009{random.randrange(10**5):05d}"
-    sub = DemoSubscriber(msisdn, "Grace Mwangi", "go_30", PASSWORD, PUK, 1800, 12_300, False,
-                         (("music", "Kestrel Music", 499), ("ringback", "Ringback Tones", 150)))
-    with stack_db.transaction() as session:
-        add_subscriber(session, sub)
-    return sub
 
 
 def local(msisdn: str) -> str:
