@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: run test setup system-deps test-deps train validate nlu-report nlu-holdout shell bench bench-contacts lint clean
+.PHONY: run test setup system-deps test-deps train validate nlu-report nlu-holdout nlu-bench shell bench bench-contacts lint clean
 
 run: setup
 	$(PY) -m switchboard run
@@ -46,6 +46,11 @@ nlu-report: $(INSTALLED)
 # each trained first if its inputs changed: accuracy, the worst labels, the gate's verdict.
 nlu-holdout: $(INSTALLED)
 	$(PY) -m switchboard.nlu_report
+
+# Public NLU benchmarks (bench/nlu_bench.py; about an hour on 2 cores). One or a quick run:
+# make nlu-bench NLU_BENCH_ARGS='--only banking77-10shot --epochs 20'
+nlu-bench: $(INSTALLED)
+	nice $(PY) bench/nlu_bench.py $(NLU_BENCH_ARGS)
 
 shell: setup
 	$(PY) -m switchboard shell
