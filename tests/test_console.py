@@ -294,3 +294,23 @@ def test_the_supervisor_page_shows_the_report_charts_in_a_browser(assistant, con
                                ".every(i => i.complete && i.naturalWidth >= 600)")
         expect(page.locator("#agents")).to_contain_text("sam")
         chromium.close()
+
+
+def test_a_reply_to_a_rest_conversation_is_refused_with_the_reason(assistant, console, sender):
+    """A REST integration gets answers only within its own requests: nothing can be pushed to
+    it later, so the console says so instead of pretending the reply went out."""
+    import urllib.parse as parse
+
+    assistant.say(sender, "hello")
+    queue.enqueue(assistant.redis(), Handoff(sender, "rest", "general", "requested"))
+    assert queue.claim(assistant.redis(), "tom", sender, capacity=10)
+    try:
+        opener, _, _ = log_in(console, "tom", "kestrel-tom-demo")
+        chat_url = f"{console}/chat/{parse.quote(sender, safe='')}"
+        token = csrf_of(fetch(opener, chat_url)[2])
+        status, _, body = fetch(opener, f"{chat_url}/reply", {"csrf": token, "text": "Hi!"})
+        assert status == 409 and "integration" in body and "note" in body
+        [contact] = assistant.contacts(sender)
+        assert all(t["author"] != "agent" for t in contact["touches"])
+    finally:
+        queue.return_to_bot(assistant.redis(), "tom", sender)

@@ -47,6 +47,7 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from bot import claims
+from bot.channels import registry
 from bot.channels.base import WebhookChannel
 from bot.gateway import Inbound, Outcome, deliver
 from contacts import delivery, events
@@ -432,3 +433,16 @@ async def _button_choice(sender_id: str, text: str) -> str:
     options = json.loads(stored) if stored else []
     index = int(text) - 1
     return options[index] if 0 <= index < len(options) else text
+
+
+def _output(channel: str) -> registry.OutputFactory:
+    def build(address: str, settings: Settings) -> SmsOutput | None:
+        if not re.fullmatch(r"\d{6,15}", address):
+            return None
+        return SmsOutput(f"whatsapp:{address}" if channel == "whatsapp" else address, settings)
+
+    return build
+
+
+registry.register_output("sms", _output("sms"))
+registry.register_output("whatsapp", _output("whatsapp"))

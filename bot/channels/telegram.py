@@ -70,6 +70,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot.channels import registry
 from bot.channels.base import WebhookChannel
 from bot.gateway import Inbound, Outcome, deliver, first_delivery
 from contacts import delivery, events
@@ -569,3 +570,12 @@ def _typing(bot: Bot, chat_id: int) -> None:
                                         bot.send_chat_action(chat_id, ChatAction.TYPING)))
     _background.add(task)
     task.add_done_callback(_background.discard)
+
+
+def _output(address: str, settings: Settings) -> TelegramOutput | None:
+    """``<chat>`` or ``<chat>:<member>`` in a group: either way, the chat is written to."""
+    chat = chat_of(address)
+    return TelegramOutput(chat, settings) if chat is not None else None
+
+
+registry.register_output("telegram", _output)

@@ -35,6 +35,7 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
+from bot.channels import registry
 from bot.gateway import Inbound, deliver
 from contacts import events, service
 from contacts.events import SECRET_SLOTS
@@ -326,3 +327,8 @@ class ChatSession:
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(frame))
+
+
+registry.register_output(  # any id our topics can carry; sessions themselves are checked above
+    "webchat", lambda address, settings: WebchatOutput(address)
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", address) else None)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from sanic import Request, response
 from sanic.response import HTTPResponse
 
+from bot.channels.registry import NoOutboundChannel, output_for
 from contacts import events, service
 from handoff import customer, presence, queue, tracker
 from handoff.canned import canned_answers
@@ -103,6 +104,13 @@ async def reply(request: Request, sender_id: str) -> HTTPResponse:
     if not text or len(text) > MAX_TEXT:
         return response.text(f"Write 1 to {MAX_TEXT} characters, or choose a canned answer.",
                              status=400)
+    try:
+        output_for(sender_id, request.app.ctx.settings)
+    except NoOutboundChannel:
+        return response.text(
+            "This customer came through an integration (the REST channel), which only gets "
+            "answers within its own requests: a reply cannot be sent to them. Add a note for "
+            "the record, or return the conversation to the bot.", status=409)
     agent_id = current_agent(request)
     await customer.tell(request.app.ctx.settings, sender_id, text, agent=agent_id)
     await in_thread(queue.agent_answered, redis_client(), sender_id)
