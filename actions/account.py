@@ -84,8 +84,8 @@ class ActionAccountRequest(Action):
         metadata = tracker.latest_message.get("metadata") or {}
         if metadata.get("chat_type") in GROUP_CHATS:  # no verification, no account data there
             dispatcher.utter_message(text=private_chat_only(metadata))
-            # "other_number": action_after_verification serves nothing after a refusal here
-            return [SlotSet("requested_service", None), SlotSet("flow_failed", "other_number"),
+            # action_after_verification serves nothing after a refusal here
+            return [SlotSet("requested_service", None), SlotSet("flow_failed", "group_chat"),
                     operation_record(OPERATION_CATEGORIES[intent], "refused", detail="group chat")]
         if not is_verified(tracker):  # the verification form asks for the number next
             dispatcher.utter_message(text=f"I can help you {label}.")

@@ -233,7 +233,7 @@ class ActionAfterVerification(Action):
         from actions.self_service import serve  # the services need verification, not vice versa
 
         failed = tracker.get_slot("flow_failed")
-        if failed == "other_number":  # refused by action_account_request: nothing to serve
+        if failed in ("other_number", "group_chat"):  # refused by action_account_request
             return reset_flow(tracker)
         msisdn = tracker.get_slot("phone_number")
         if not is_verified(tracker):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,8 +183,7 @@ async def _fail_open(inbound: Inbound, output: OutputChannel, with_message: bool
 
 
 async def _record_reply(inbound: Inbound, text: str) -> None:
-    await events.publish_async(async_redis_client(), {
-        "event": "bot", "sender_id": inbound.sender_id, "text": text, "timestamp": time.time()})
+    await events.publish_async(async_redis_client(), events.bot_message(inbound.sender_id, text))
 
 
 class _Counting(OutputChannel):

@@ -58,10 +58,8 @@ async def take(message: CustomerMessage, owner: str, say: Say) -> bool:
 async def record(message: CustomerMessage) -> None:
     """The contact record gets the message even though Rasa never sees it (masked already: the
     stream is kept in Redis until recorded)."""
-    await events.publish_async(async_redis_client(), {
-        "event": "user", "sender_id": message.sender_id, "text": mask_secrets(message.text),
-        "timestamp": time.time(), "message_id": message.message_id,
-        "input_channel": message.channel, "parse_data": {}})
+    await events.publish_async(async_redis_client(), events.customer_message(
+        message.sender_id, mask_secrets(message.text), message.message_id, message.channel))
 
 
 async def _to_agent(message: CustomerMessage, agent: str) -> None:
