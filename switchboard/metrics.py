@@ -53,6 +53,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
 
 from switchboard.log import get_logger
 
@@ -125,7 +126,8 @@ _Deliver = TypeVar("_Deliver", bound=Callable[..., Awaitable[Any]])
 
 def timed_delivery(deliver: _Deliver) -> _Deliver:
     """Wraps the gateway's ``deliver(inbound, ...)``: counts its outcome per channel and times
-    it. An exception is outcome ``error`` (the channel answers a retryable status)."""
+    it. An exception is outcome ``error`` (the channel answers a retryable status); a
+    RedisError, which is what the gateway raises, also counts as a Redis error."""
 
     @functools.wraps(deliver)
     async def timed(inbound: Any, *args: Any, **kwargs: Any) -> Any:
@@ -134,6 +136,9 @@ def timed_delivery(deliver: _Deliver) -> _Deliver:
             result = await deliver(inbound, *args, **kwargs)
             outcome = getattr(result, "value", str(result))
             return result
+        except RedisError:
+            redis_error("gateway")
+            raise
         finally:
             MESSAGES.labels(inbound.channel, outcome).inc()
             REPLY_LATENCY.labels(inbound.channel, outcome).observe(time.perf_counter() - start)

@@ -165,3 +165,24 @@ def test_nlu_results_and_gateway_outcomes_are_labelled():
     metrics.nlu_result({"event": "bot", "text": "hello"})  # not a customer message
     metrics.nlu_result({"event": "user", "input_channel": "sms", "parse_data": {}})
     assert metrics.NLU_MESSAGES.labels("sms", "nlu_fallback")._value.get() == before + 1
+
+
+def test_a_delivery_that_raises_is_an_error_outcome_and_a_redis_error():
+    import asyncio
+    from types import SimpleNamespace
+
+    import redis
+
+    @metrics.timed_delivery
+    async def deliver(inbound):
+        raise redis.ConnectionError("down")
+
+    errors = metrics.REDIS_ERRORS.labels("gateway")._value.get()
+    failed = metrics.MESSAGES.labels("telegram", "error")._value.get()
+    try:
+        asyncio.run(deliver(SimpleNamespace(channel="telegram")))
+        raise AssertionError("the error was swallowed")
+    except redis.ConnectionError:
+        pass
+    assert metrics.MESSAGES.labels("telegram", "error")._value.get() == failed + 1
+    assert metrics.REDIS_ERRORS.labels("gateway")._value.get() == errors + 1
