@@ -28,7 +28,7 @@ async def resume(sender_id: str, settings: Settings | None = None) -> bool:
 
 async def _append(sender_id: str, event: list[dict], settings: Settings | None) -> bool:
     settings = settings or load_settings()
-    url = (f"http://127.0.0.1:{settings.rasa_port}/conversations/"
+    url = (f"{settings.rasa_base_url}/conversations/"
            f"{urllib.parse.quote(sender_id, safe='')}/tracker/events")
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session, \

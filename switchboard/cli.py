@@ -39,15 +39,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.error("startup.failed", error=str(exc))
         return 1
     print(_banner(settings), flush=True)
-    exit_code = 0
-    while not stop.wait(1.0):
-        dead = stack.first_dead()
-        if dead is not None:
-            log.error("process.died", process=dead.name)
-            exit_code = 1
-            break
+    while not stop.wait(1.0):  # only Ctrl-C (or SIGTERM) stops everything
+        stack.supervise_once()
     stack.stop()
-    return exit_code
+    return 0
 
 
 def cmd_shell(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import psutil
 import redis
 
 from switchboard.keys import action_server_token, rasa_api_token
@@ -46,8 +47,12 @@ class ManagedProcess:
     startup_timeout: float = 60.0
     log_path: Path | None = None
     cwd: Path = PROJECT_ROOT
+    workers: int = 0  # worker child processes it forks (Sanic's): one gone means restart it
+    settle_seconds: float = 30.0  # how long it may take to fork its workers
     popen: subprocess.Popen | None = None
     _log_file: IO[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
 
     def start(self) -> None:
         output = None
@@ -62,6 +67,7 @@ class ManagedProcess:
             stderr=subprocess.STDOUT if output else None,
             start_new_session=True,  # our own process group: stop() reaches Sanic's workers too
         )
+        self.started_at = time.monotonic()
         log.info("process.started", process=self.name, pid=self.popen.pid)
 
     def wait_ready(self) -> None:
@@ -79,6 +85,20 @@ class ManagedProcess:
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
+
+    def lost_workers(self) -> bool:
+        """Alive, but fewer worker children than it forked (Sanic does not replace them)."""
+        if not self.workers or not self.alive() or \
+                time.monotonic() - self.started_at < self.settle_seconds:
+            return False  # still forking its workers
+        try:
+            main = psutil.Process(self.popen.pid)
+            command = main.cmdline()
+            workers = [c for c in main.children()  # forks run the same command line
+                       if c.status() != psutil.STATUS_ZOMBIE and c.cmdline() == command]
+        except psutil.Error:
+            return False
+        return len(workers) < self.workers
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.alive():
@@ -175,6 +195,7 @@ def rasa_server(settings: Settings, model: Path, log_dir: Path | None) -> Manage
     return ManagedProcess(
         "rasa", command, http_ok(f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/"),
         env=env, startup_timeout=300, log_path=_log(log_dir, "rasa"),
+        workers=settings.rasa_workers if settings.rasa_workers > 1 else 0,
     )
 
 
@@ -215,6 +236,13 @@ def _log(log_dir: Path | None, name: str) -> Path | None:
         return None
     log_dir.mkdir(parents=True, exist_ok=True)
     return log_dir / f"{name}.log"
+
+
+HEALTHY_SECONDS = 60.0  # up this long: the next death starts the backoff afresh
+
+
+def _backoff(restarts: int) -> float:
+    return 0.0 if restarts == 0 else min(2.0 ** (restarts - 1), 60.0)
 
 
 def make_private(data_dir: Path) -> None:
@@ -272,6 +300,29 @@ class Stack:
 
     def first_dead(self) -> ManagedProcess | None:
         return next((p for p in self.processes if not p.alive()), None)
+
+    def supervise_once(self, now: float | None = None) -> list[str]:
+        """Restart each child that died or lost a worker, with backoff (1 s, doubling to 60 s
+        while it keeps dying within a minute of starting); the others keep serving. Returns
+        the names restarted."""
+        now = time.monotonic() if now is None else now
+        restarted = []
+        for process in self.processes:
+            dead, crippled = not process.alive(), process.lost_workers()
+            if not (dead or crippled):
+                if now - process.started_at > HEALTHY_SECONDS:
+                    process.restarts = 0
+                continue
+            if now < process.started_at + _backoff(process.restarts):
+                continue
+            log.error("process.died" if dead else "process.lost_worker", process=process.name,
+                      returncode=process.popen.returncode if process.popen else None,
+                      restarts=process.restarts)
+            process.stop()
+            process.restarts += 1
+            process.start()
+            restarted.append(process.name)
+        return restarted
 
     def __enter__(self) -> Stack:
         self.start()

@@ -75,9 +75,9 @@ def install_redaction() -> None:
         return
     make_record = logging.getLogRecordFactory()
 
-    def redacting(name: str, *args: object, **kwargs: object) -> logging.LogRecord:
+    def redacting(name: str | None, *args: object, **kwargs: object) -> logging.LogRecord:
         record = make_record(name, *args, **kwargs)
-        if name.split(".", 1)[0] not in OWN_PACKAGES and not isinstance(record.msg, dict):
+        if (name or "").split(".", 1)[0] not in OWN_PACKAGES and not isinstance(record.msg, dict):
             try:
                 record.msg, record.args = redact(record.getMessage()), ()
             except Exception:  # noqa: BLE001  # a malformed record: keep none of its text

@@ -66,6 +66,7 @@ class Settings:
     redis_url: str | None  # None: the launcher starts an embedded redis-server
     embedded_redis_port: int
     rasa_port: int
+    rasa_url: str | None  # how other processes reach the Rasa server (None: its loopback port)
     action_port: int
     rasa_workers: int
     rasa_api_token: str | None
@@ -124,6 +125,7 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             embedded_redis_port=_int(env, "SWITCHBOARD_REDIS_PORT", 6379),
             rasa_port=_int(env, "RASA_PORT", 5005),
+            rasa_url=(env.get("RASA_URL") or "").rstrip("/") or None,
             action_port=_int(env, "ACTION_SERVER_PORT", 5055),
             rasa_workers=_int(env, "RASA_WORKERS", 2),
             rasa_api_token=env.get("RASA_API_TOKEN") or None,
@@ -220,6 +222,7 @@ class Settings:
                             ("TELEGRAM_WEBHOOK_SECRET", self.telegram_webhook_secret),
                             ("REST_CHANNEL_TOKEN", self.rest_token),
                             ("ACTION_SERVER_URL", self.action_server_url),
+                            ("RASA_URL", self.rasa_url),
                             ("ACTION_SERVER_TOKEN", self.action_server_token)):
             if value:
                 env[name] = value
@@ -233,6 +236,11 @@ class Settings:
     def effective_redis_url(self) -> str:
         """The Redis URL every process uses: the configured one or the embedded server's."""
         return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+
+    @property
+    def rasa_base_url(self) -> str:
+        """The Rasa server as the console, the queue clock and the poller reach it."""
+        return self.rasa_url or f"http://127.0.0.1:{self.rasa_port}"
 
     @property
     def action_endpoint_url(self) -> str:

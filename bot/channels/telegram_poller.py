@@ -30,7 +30,7 @@ CONFLICT_WAIT_SECONDS = 5.0  # another getUpdates or a webhook holds the bot: wa
 async def poll(settings: Settings) -> None:
     bot = await telegram_bot(settings)
     await bot.delete_webhook()  # Telegram refuses getUpdates while a webhook is set
-    webhook = f"http://127.0.0.1:{settings.rasa_port}/webhooks/telegram/webhook"
+    webhook = f"{settings.rasa_base_url}/webhooks/telegram/webhook"
     headers = {"X-Telegram-Bot-Api-Secret-Token": telegram_secret(settings)}
     offset: int | None = None
     async with aiohttp.ClientSession() as session:

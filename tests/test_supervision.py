@@ -1,0 +1,114 @@
+"""`make run`'s supervisor (switchboard.launcher.Stack.supervise_once): a child that dies is
+started again with backoff, a server that lost a forked worker is restarted, and the others keep
+serving; on the running stack, killing the action server or the contact recorder loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import uuid
+
+import psutil
+
+from switchboard.launcher import ManagedProcess, Stack
+from tests.conftest import PASSWORD
+from tests.helpers import http
+
+FORKS_TWO = """
+import os, time
+for _ in range(2):
+    if os.fork() == 0:
+        while True:
+            time.sleep(1)
+while True:
+    time.sleep(1)
+"""
+
+
+def bare_stack(*processes: ManagedProcess) -> Stack:
+    stack = Stack.__new__(Stack)  # no Redis or Rasa: just the supervision of these processes
+    stack.processes = list(processes)
+    return stack
+
+
+def test_a_dead_child_is_restarted_with_growing_backoff():
+    dies = ManagedProcess("dies", [sys.executable, "-c", "raise SystemExit(3)"], lambda: True)
+    stack = bare_stack(dies)
+    dies.start()
+    dies.popen.wait(10)
+    try:
+        assert stack.supervise_once() == ["dies"]  # first death: at once
+        dies.popen.wait(10)
+        assert stack.supervise_once() == []  # died again at once: wait 1 s
+        time.sleep(1.1)
+        assert stack.supervise_once() == ["dies"]
+        dies.popen.wait(10)
+        time.sleep(1.1)
+        assert stack.supervise_once() == []  # now 2 s
+        time.sleep(1.0)
+        assert stack.supervise_once() == ["dies"] and dies.restarts == 3
+    finally:
+        dies.stop()
+
+
+def test_a_server_that_lost_a_worker_is_restarted():
+    server = ManagedProcess("forks", [sys.executable, "-c", FORKS_TWO], lambda: True,
+                            workers=2, settle_seconds=0.5)
+    stack = bare_stack(server)
+    server.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(psutil.Process(server.popen.pid).children()) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(0.6)
+        assert stack.supervise_once() == []  # healthy: left alone
+        first = server.popen.pid
+        os.kill(psutil.Process(first).children()[0].pid, signal.SIGKILL)
+        time.sleep(0.3)
+        assert stack.supervise_once() == ["forks"]
+        assert server.popen.pid != first and server.alive()
+    finally:
+        server.stop()
+
+
+def process(assistant, name: str) -> ManagedProcess:
+    return next(p for p in assistant.stack.processes if p.name == name)
+
+
+def wait_healthy(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if http("GET", url)[0] == 200:
+                return
+        except OSError:  # not listening yet
+            pass
+        assert time.monotonic() < deadline, f"{url} did not come back"
+        time.sleep(0.5)
+
+
+def test_a_killed_action_server_comes_back_and_serves(assistant, sender, subscriber):
+    actions = process(assistant, "action-server")
+    os.killpg(actions.popen.pid, signal.SIGKILL)
+    actions.popen.wait(10)
+    assert assistant.stack.supervise_once() == ["action-server"]
+    wait_healthy(f"http://127.0.0.1:{assistant.settings.action_port}/health")
+    from tests.test_self_service import verify_by_password
+
+    answer = verify_by_password(assistant, sender, subscriber)
+    assert "you're verified" in answer and PASSWORD not in answer
+
+
+def test_a_killed_recorder_comes_back_and_records_what_was_said_meanwhile(assistant):
+    contacts = process(assistant, "contacts")
+    os.killpg(contacts.popen.pid, signal.SIGKILL)
+    contacts.popen.wait(10)
+    sender = f"rest:meanwhile-{uuid.uuid4().hex[:8]}"
+    assistant.say(sender, "what roaming options do you have?")  # the recorder is down
+    assert assistant.stack.supervise_once() == ["contacts"]
+    wait_healthy(f"http://127.0.0.1:{assistant.settings.console_port}/health")
+    [contact] = assistant.contacts(sender)
+    assert [t["author"] for t in contact["touches"]] == ["customer", "bot"]
