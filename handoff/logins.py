@@ -26,7 +26,7 @@ import redis
 
 from switchboard.settings import Settings
 
-PREFIX = "switchboard:console:"
+PREFIX = "switchboard:console_auth:"  # apart from the agents' inboxes (switchboard:console:<id>)
 LOCKS = PREFIX + "locks"  # sorted set: "agent:<id>" / "address:<ip>" -> locked until (epoch s)
 ADDRESS_FACTOR = 4  # an address may fail this many times as often as one agent name
 SESSION_SECONDS = 12 * 3600  # a session ends this long after its login, however busy
