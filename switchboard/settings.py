@@ -98,6 +98,8 @@ class Settings:
     agent_timeout_seconds: float  # a console page silent this long: its agent is offline
     reply_timeout_minutes: float  # an agent silent this long on a waiting customer: requeued
     auto_assign: bool  # the queue gives chats to the least-loaded online agent by itself
+    first_response_seconds: float  # service target: queued until an agent's first reply
+    next_response_seconds: float  # service target: a customer's message until the agent's reply
     # Trust boundaries (SECURITY.md)
     rest_token: str | None  # None: derived from the secret key (see switchboard.keys)
     action_server_host: str  # the interface the action server binds (127.0.0.1: internal)
@@ -157,6 +159,8 @@ class Settings:
             agent_timeout_seconds=_float(env, "HANDOFF_AGENT_TIMEOUT_SECONDS", 90.0),
             reply_timeout_minutes=_float(env, "HANDOFF_REPLY_TIMEOUT_MINUTES", 10.0),
             auto_assign=_bool(env, "HANDOFF_AUTO_ASSIGN", False),
+            first_response_seconds=_float(env, "HANDOFF_FIRST_RESPONSE_SECONDS", 60.0),
+            next_response_seconds=_float(env, "HANDOFF_NEXT_RESPONSE_SECONDS", 120.0),
             rest_token=env.get("REST_CHANNEL_TOKEN") or None,
             action_server_host=env.get("ACTION_SERVER_HOST") or "127.0.0.1",
             action_server_url=env.get("ACTION_SERVER_URL") or None,
@@ -200,6 +204,8 @@ class Settings:
             "HANDOFF_AGENT_TIMEOUT_SECONDS": repr(self.agent_timeout_seconds),
             "HANDOFF_REPLY_TIMEOUT_MINUTES": repr(self.reply_timeout_minutes),
             "HANDOFF_AUTO_ASSIGN": "true" if self.auto_assign else "false",
+            "HANDOFF_FIRST_RESPONSE_SECONDS": repr(self.first_response_seconds),
+            "HANDOFF_NEXT_RESPONSE_SECONDS": repr(self.next_response_seconds),
             "ACTION_SERVER_HOST": self.action_server_host,
             "WEBCHAT_SESSION_DAYS": repr(self.webchat_session_days),
             "WEBCHAT_VERIFIED_IDLE_MINUTES": repr(self.webchat_verified_idle_minutes),
