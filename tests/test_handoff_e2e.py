@@ -58,7 +58,7 @@ def take_and_answer(page, ask_seen: str):
     """In the console: the chat shows up live, Take next, transcript and history are there."""
     from playwright.sync_api import expect
 
-    expect(page.locator("#queue tbody")).to_contain_text(ask_seen)  # no reload: the socket
+    expect(page.locator("#queue")).to_contain_text(ask_seen)  # no reload: the socket
     page.click("#take")
     expect(page.locator("#transcript")).to_contain_text(ASK)
     expect(page.locator("#transcript")).to_contain_text("passing you to one of our agents")

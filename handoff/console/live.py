@@ -21,37 +21,97 @@ from sanic.response import HTTPResponse
 
 from handoff import inbox, presence, queue
 from handoff.console import blueprint
-from handoff.console.auth import current_agent, in_thread, still_logged_in
+from handoff.console.auth import agent_record, current_agent, in_thread, still_logged_in
+from handoff.console.html import mask_number
 from switchboard.redis_client import async_redis_client, redis_client
+from switchboard.settings import Settings
 
 REFRESH_SECONDS = 5.0
 ROWS_PER_SKILL = 50  # a console lists the next 50 of each skill; the counts cover the rest
 
 
-def snapshot(agent_id: str, agent_timeout: float, as_of: str | None = None) -> dict[str, Any]:
+def snapshot(agent_id: str, agent_timeout: float, as_of: str | None = None,
+             settings: Settings | None = None, everything: bool = False) -> dict[str, Any]:
     """Everything the queue page and the supervisor view show, as of now: the queue rows of
     the agent's own skills, the agent's chats, everyone's presence and every skill's figures.
     ``as_of``: the last handoff event the caller has seen; consoles woken by the same event
-    share one reading of the queue instead of each reading it again."""
+    share one reading of the queue instead of each reading it again. ``settings``: for the
+    service targets and verified customers' names; ``everything`` (supervisors): every
+    waiting chat and every agent's chats too."""
     client, now = redis_client(), time.time()
-    shared = _shared_view(client, now, agent_timeout, as_of)
+    shared = _shared_view(client, now, agent_timeout, as_of, settings)
     me = presence.get(client, agent_id)
     skills = set(me.skills if me else queue.SKILLS)
-    unanswered = queue.unanswered_since(client)
     held = sorted(queue.chats_of(client, agent_id))
-    mine = [{"sender_id": s, "channel": r.channel if r else "", "reason": r.reason if r else "",
-             "waiting_reply_seconds": int(now - unanswered[s]) if s in unanswered else None}
+    mine = [_held_row(s, r, shared["unanswered"], now, settings)
             for s, r in zip(held, queue.records(client, held), strict=True)]
-    return {"kind": "snapshot", "agent": agent_id, "mine": mine,
+    view = {"kind": "snapshot", "agent": agent_id, "mine": mine,
             "queue": [row for row in shared["queue"] if row["skill"] in skills],
-            "agents": shared["agents"], "skills": shared["skills"]}
+            "agents": shared["agents"], "skills": shared["skills"],
+            "targets": targets(settings)}
+    if everything:
+        view["all"] = shared["queue"] + shared["held"]
+    return view
+
+
+def targets(settings: Settings | None) -> dict[str, float]:
+    """The service targets (seconds): first response (queued until an agent's first reply) and
+    next response (a customer's message with an agent until the agent's reply)."""
+    if settings is None:
+        return {"first": 60.0, "next": 120.0}
+    return {"first": settings.first_response_seconds, "next": settings.next_response_seconds}
+
+
+_names: dict[str, tuple[float, str]] = {}  # msisdn -> (when read, holder's name)
+NAME_SECONDS = 300.0
+
+
+def customer_label(handoff: queue.Handoff | None, sender_id: str,
+                   settings: Settings | None = None) -> str:
+    """Who the customer is, as the lists show it: the name when verified (else the masked
+    number), a masked channel identity when not."""
+    if handoff is not None and handoff.verified and handoff.customer_msisdn:
+        name = _name(handoff.customer_msisdn, settings) if settings is not None else ""
+        return name or mask_number(handoff.customer_msisdn)
+    identity = sender_id.partition(":")[2] or sender_id
+    if identity.lstrip("+").isdigit() and len(identity) >= 8:
+        return mask_number(identity)  # an SMS or WhatsApp number
+    return f"visitor …{identity[-4:]}"
+
+
+def _name(msisdn: str, settings: Settings) -> str:
+    cached = _names.get(msisdn)
+    if cached and time.time() - cached[0] < NAME_SECONDS:
+        return cached[1]
+    try:
+        from accounts.backend import load_backend
+
+        name = load_backend(settings).summary(msisdn).holder_name or ""
+    except Exception:  # no name is better than no list
+        name = ""
+    _names[msisdn] = (time.time(), name)
+    return name
+
+
+def _held_row(sender_id: str, handoff: queue.Handoff | None, unanswered: dict[str, float],
+              now: float, settings: Settings | None, agent: str = "") -> dict[str, Any]:
+    said = [t["text"] for t in handoff.transcript if t.get("from") == "customer"] \
+        if handoff else []
+    return {"sender_id": sender_id, "channel": handoff.channel if handoff else "",
+            "reason": handoff.reason if handoff else "",
+            "skill": handoff.skill if handoff else "",
+            "customer": customer_label(handoff, sender_id, settings),
+            "last_customer_text": said[-1] if said else "", "agent": agent,
+            "waiting_reply_seconds": int(now - unanswered[sender_id])
+            if sender_id in unanswered else None}
 
 
 _shared: dict[str, Any] = {"as_of": None, "at": 0.0, "view": None}
 SHARED_SECONDS = 1.0  # a shared reading serves the same event for this long (waiting times)
 
 
-def _shared_view(client, now: float, agent_timeout: float, as_of: str | None) -> dict[str, Any]:
+def _shared_view(client, now: float, agent_timeout: float, as_of: str | None,
+                 settings: Settings | None = None) -> dict[str, Any]:
     """The part every console shows alike: the queue, the agents, the figures per skill."""
     cached = _shared
     if as_of is not None and cached["as_of"] == as_of and now - cached["at"] < SHARED_SECONDS:
@@ -65,12 +125,29 @@ def _shared_view(client, now: float, agent_timeout: float, as_of: str | None) ->
             said = [t["text"] for t in handoff.transcript if t.get("from") == "customer"]
             rows.append({"sender_id": sender_id, "skill": skill, "priority": handoff.priority,
                          "channel": handoff.channel, "reason": handoff.reason,
+                         "customer": customer_label(handoff, sender_id, settings),
                          "waiting_seconds": int(now - handoff.enqueued_at),
                          "last_customer_text": said[-1] if said else ""})
+    everyone = presence.everyone(client)
     agents = [{"agent_id": p.agent_id, "status": p.effective_status(now, agent_timeout),
-               "load": p.load, "capacity": p.capacity, "skills": list(p.skills)}
-              for p in presence.everyone(client)]
-    view = {"queue": rows, "agents": agents, "skills": queue.queue_stats(client, now)}
+               "load": p.load, "capacity": p.capacity, "skills": list(p.skills),
+               "seen_seconds": int(now - p.seen)}
+              for p in everyone]
+    unanswered = queue.unanswered_since(client)
+    held = []
+    for p in everyone:
+        chats = sorted(queue.chats_of(client, p.agent_id))
+        held += [_held_row(s, r, unanswered, now, settings, p.agent_id)
+                 for s, r in zip(chats, queue.records(client, chats), strict=True)]
+    skills = queue.queue_stats(client, now)
+    limits = targets(settings)
+    for skill, figures in skills.items():  # service targets missed right now, per skill
+        figures["over_first"] = sum(1 for r in rows if r["skill"] == skill
+                                    and r["waiting_seconds"] > limits["first"])
+        figures["over_next"] = sum(1 for r in held if r["skill"] == skill
+                                   and (r["waiting_reply_seconds"] or 0) > limits["next"])
+    view = {"queue": rows, "agents": agents, "skills": skills, "held": held,
+            "unanswered": unanswered}
     if as_of is not None:
         _shared.update(as_of=as_of, at=now, view=view)
     return view
@@ -78,8 +155,11 @@ def _shared_view(client, now: float, agent_timeout: float, as_of: str | None) ->
 
 @blueprint.get("/api/snapshot")
 async def snapshot_api(request: Request) -> HTTPResponse:
-    return response.json(await in_thread(snapshot, current_agent(request),
-                                         request.app.ctx.settings.agent_timeout_seconds))
+    settings = request.app.ctx.settings
+    agent = await agent_record(request)
+    view = await in_thread(snapshot, agent.id, settings.agent_timeout_seconds, None, settings,
+                           agent.supervisor)
+    return response.json(view)
 
 
 @blueprint.websocket("/live")
@@ -89,8 +169,9 @@ async def live(request: Request, ws) -> None:
         await ws.close()
         return
     settings = request.app.ctx.settings
+    supervisor = (await agent_record(request)).supervisor
     tasks = [asyncio.create_task(_heartbeats(ws, request, agent_id)),
-             asyncio.create_task(_snapshots(ws, agent_id, settings.agent_timeout_seconds)),
+             asyncio.create_task(_snapshots(ws, agent_id, settings, supervisor)),
              asyncio.create_task(_personal(ws, agent_id, _cursor(request)))]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -118,13 +199,15 @@ async def _heartbeats(ws, request: Request, agent_id: str) -> None:
         await in_thread(presence.heartbeat, redis_client(), agent_id)
 
 
-async def _snapshots(ws, agent_id: str, agent_timeout: float) -> None:
+async def _snapshots(ws, agent_id: str, settings: Settings, supervisor: bool) -> None:
     """A snapshot now, then after every queue or presence event (or every few seconds)."""
     client = async_redis_client()
     newest = await client.xrevrange(queue.EVENTS, count=1)
     last = newest[0][0] if newest else "0-0"  # before the snapshot: no event slips between
     while True:
-        await ws.send(json.dumps(await in_thread(snapshot, agent_id, agent_timeout, last)))
+        await ws.send(json.dumps(await in_thread(snapshot, agent_id,
+                                                 settings.agent_timeout_seconds, last,
+                                                 settings, supervisor)))
         answer = await client.xread({queue.EVENTS: last}, block=int(REFRESH_SECONDS * 1000),
                                     count=100)
         if answer:
