@@ -88,13 +88,14 @@ def _workspace(request: Request, agent: Agent, state: dict[str, Any], title: str
                              for r in state.get("all", []))))
     first = "mine" if state["mine"] or sender_id else "queue"
     tablist = "".join(
-        f'<button type="button" role="tab" id="tab-{key}" aria-controls="{key}" '
+        f'<button type="button" role="tab" id="tab-{key}" aria-controls="panel-{key}" '
         f'aria-selected="{"true" if key == first else "false"}" '
         f'tabindex="{0 if key == first else -1}">{label} <span class="count" '
         f'id="count-{key}">{count}</span></button>' for key, label, count, _ in tabs)
     panels = "".join(
-        f'<ul id="{key}" class="rows" role="tabpanel" aria-labelledby="tab-{key}"'
-        f'{"" if key == first else " hidden"}>{rows}</ul>' for key, _, _, rows in tabs)
+        f'<div id="panel-{key}" class="tabpanel" role="tabpanel" aria-labelledby="tab-{key}"'
+        f'{"" if key == first else " hidden"}><ul id="{key}" class="rows">{rows}</ul></div>'
+        for key, _, _, rows in tabs)
     body = f"""<div class="workspace">
 <nav class="pane pane--list" aria-label="Conversations">
   <form method="post" action="/console/take" class="take">{csrf}
@@ -218,7 +219,8 @@ async def _chat_page(request: Request, sender_id: str, reference: str | None) ->
     if past is not None:
         middle = f"""<div class="chat-head"><h2>Earlier contact {escape(reference)}</h2>
 <a href="{escape(chat_url(sender_id))}" class="button">Back to the live chat</a></div>
-<ol id="transcript" class="transcript" aria-label="Earlier transcript">{_bubbles(past)}</ol>"""
+<ol id="transcript" class="transcript" aria-label="Earlier transcript" tabindex="0">
+{_bubbles(past)}</ol>"""
         return _workspace(request, agent, state, f"Contact {reference}", middle, right, cursor,
                           sender_id)
     options = "".join(f'<option value="{escape(code)}">{escape(name)}</option>'
@@ -248,7 +250,7 @@ async def _chat_page(request: Request, sender_id: str, reference: str | None) ->
   <label class="check"><input type="checkbox" name="csat" value="1" checked> ask for a rating
   </label><button class="danger">Close the chat</button></form></details>
 </div></div>
-<ol id="transcript" class="transcript" aria-label="Transcript" aria-live="polite">
+<ol id="transcript" class="transcript" aria-label="Transcript" aria-live="polite" tabindex="0">
 {_bubbles(view.turns)}</ol>
 <div class="composer">
 <form method="post" action="{action}/reply" id="reply">{csrf}
@@ -460,7 +462,8 @@ reply within {next_:g} s of the customer's message.</p>
 {await _locked_logins(request)}
 <h2>Service report, last {days} day(s)</h2><p>{periods}</p>{breaches}
 <div id="charts">{charts}</div>
-<pre id="report">{escape(report)}</pre></div>""", data=f'data-page="supervisor" '
+<pre id="report" tabindex="0" aria-label="Service report">{escape(report)}</pre>
+</div>""", data=f'data-page="supervisor" '
                               f'data-first-target="{first:g}" data-next-target="{next_:g}"',
                               nav='<a href="/console/">Queue</a>'))
 

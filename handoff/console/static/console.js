@@ -238,6 +238,7 @@
   }
 
   function showLists(snapshot) {
+    body.dataset.snapshots = String(Number(body.dataset.snapshots || 0) + 1);
     if (snapshot.targets) Object.assign(targets, snapshot.targets);
     fillList("mine", snapshot.mine, "mine");
     fillList("queue", snapshot.queue, "queue");
@@ -436,13 +437,14 @@
     const match = /^\/(\S*)$/.exec(text.value);
     if (!match || !canned) { closeCanned(); return; }
     const typed = match[1].toLowerCase();
-    let shown = 0;
-    canned.querySelectorAll('[role="option"]').forEach((o) => {
-      const hit = o.dataset.key.toLowerCase().includes(typed) ||
-        (typed.length > 2 && o.dataset.text.toLowerCase().includes(typed));
-      o.hidden = !hit;
-      if (hit) shown += 1;
-    });
+    const all = Array.from(canned.querySelectorAll('[role="option"]'));
+    // Answers whose name matches first; only when none does, answers whose text does.
+    let hits = all.filter((o) => o.dataset.key.toLowerCase().includes(typed));
+    if (!hits.length && typed.length > 2) {
+      hits = all.filter((o) => o.dataset.text.toLowerCase().includes(typed));
+    }
+    all.forEach((o) => { o.hidden = !hits.includes(o); });
+    const shown = hits.length;
     canned.hidden = shown === 0;
     text.setAttribute("aria-expanded", shown ? "true" : "false");
     markActive(shown ? 0 : -1);

@@ -1,0 +1,229 @@
+"""The agent console as an agent works in it all day, in headless Chromium on the running stack:
+log in, a chat arrives and alerts, take it with the keyboard, answer with a canned answer via
+`/`, add a note, transfer, take another, close it with a rating question; the `?` overlay, the
+draft kept per conversation; axe-core on every console page (no serious or critical violation)
+at 1280x800 and 1920x1080. Screenshots go to reports/screenshots/ (not committed)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from handoff import queue
+from tests.test_console import CHROMIUM
+from tests.test_telegram_channel import message_update, post, telegram_chat, texts_to
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                                reason="Debian's chromium is not installed (make test does)")
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "reports" / "screenshots"
+ASK = "I want to speak to a real person"
+SIZES = {"1280x800": {"width": 1280, "height": 800}, "1920x1080": {"width": 1920, "height": 1080}}
+
+# Desktop notifications, recorded instead of shown (headless Chromium has no desktop); an
+# init script runs before the page's own and is not subject to its CSP.
+RECORD_NOTIFICATIONS = """
+window.__notifications = [];
+window.Notification = class {
+  constructor(title, options) { window.__notifications.push({title, body: (options || {}).body}); }
+  static get permission() { return "granted"; }
+  static requestPermission() { return Promise.resolve("granted"); }
+};
+"""
+
+
+def axe_violations(page, context: str | None = None) -> list[dict]:
+    """axe-core's serious and critical violations on the page as it is now (WCAG 2.x A/AA and
+    best practices). Evaluated over the DevTools protocol: the page's CSP stays as it is."""
+    page.evaluate(AXE.read_text())
+    found = page.evaluate("""async (context) => {
+        const result = await axe.run(context ? document.querySelector(context) : document,
+                                     {resultTypes: ["violations"]});
+        return result.violations.filter(v => ["serious", "critical"].includes(v.impact))
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
+    }""", context)
+    return found
+
+
+def assert_accessible(page, name: str) -> None:
+    violations = axe_violations(page)
+    assert violations == [], f"{name}: {violations}"
+
+
+def shot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def drain(assistant) -> None:
+    client = assistant.redis()
+    while queue.claim_next(client, "drain", list(queue.SKILLS), 100_000):
+        pass
+
+
+def log_in(browser, console, agent: str, password: str, size: str = "1280x800"):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=SIZES[size])
+    context.add_init_script(RECORD_NOTIFICATIONS)
+    page = context.new_page()
+    page.goto(f"{console}/login")
+    page.fill("input[name=agent]", agent)
+    page.fill("input[name=password]", password)
+    page.click("button:has-text('Log in')")
+    expect(page.locator("#connection")).to_have_text("live")
+    page.wait_for_function("() => Number(document.body.dataset.snapshots || 0) > 0")
+    return page
+
+
+def test_the_agent_day_at_the_console(assistant, console, fake_telegram, browser):
+    """Login; a chat arrives (listed live, notified); Alt+N takes it; `/roam` + Enter picks the
+    canned roaming answer and Enter sends it; a note; a transfer to billing; a second chat
+    taken; closed with a disposition and the rating question."""
+    from playwright.sync_api import expect
+
+    drain(assistant)
+    page = log_in(browser, console, "tom", "kestrel-tom-demo")
+    shot(page, "console-queue-empty")
+
+    # A chat arrives: in the waiting list without a reload, a notification and a toast.
+    chat_id, sender, told = telegram_chat(assistant, fake_telegram, ASK)
+    assert "You're next" in told
+    expect(page.locator("#queue")).to_contain_text(ASK)
+    page.wait_for_function("() => window.__notifications.length > 0")
+    assert "New chat waiting" in page.evaluate("() => window.__notifications[0].title")
+    expect(page.locator("#toasts")).to_contain_text("New chat waiting")
+    timer = page.locator("#queue .row").first.locator(".timer")
+    expect(timer).to_have_text(re.compile(r"\d+:\d\d"))
+    shot(page, "console-chat-arrives")
+
+    # Taken with the keyboard.
+    page.keyboard.press("Alt+N")
+    expect(page).to_have_url(re.compile(r"/console/chat/telegram%3A"))
+    expect(page.locator("#transcript")).to_contain_text(ASK)
+    expect(page.locator("#transcript .bubble--customer").first).to_be_visible()
+    expect(page.locator("#transcript .bubble--system", has_text="Taken by tom")).to_be_visible()
+    expect(page.locator("#mine .row a[aria-current=page]")).to_have_count(1)
+    expect(page.locator("#reply-text")).to_be_focused()
+
+    # A canned answer: "/" and a few letters, Enter chooses it, Enter sends it.
+    page.keyboard.type("/roam")
+    options = page.locator("#canned-list [role=option]:visible")
+    expect(options).to_have_count(1)
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("Enter")
+    canned = page.input_value("#reply-text")
+    assert "roaming" in canned.lower() and not canned.startswith("/")
+    page.keyboard.press("Shift+Enter")  # a new line, not a send
+    assert page.input_value("#reply-text") == canned + "\n"
+    page.keyboard.type("Tom here.")
+    page.keyboard.press("Enter")
+    expect(page.locator("#transcript .bubble--agent")).to_contain_text("Tom here.")
+    expect(page.locator("#transcript .bubble--agent .delivery").last).to_have_text("sent")
+    assert canned.split("\n")[0][:30] in texts_to(fake_telegram, chat_id, count=2)[-1]
+
+    # An internal note: on the page, visibly different, never sent.
+    page.fill("#note-text", "Customer travels to France on Friday.")
+    page.press("#note-text", "Enter")
+    expect(page.locator("#transcript .bubble--note")).to_contain_text("travels to France")
+    assert not any("France" in m["text"] for m in fake_telegram.sent_to(chat_id, wait=0.5,
+                                                                         count=99))
+    assert_accessible(page, "conversation")
+    shot(page, "console-conversation")
+
+    # Transfer to billing (Alt+T opens the transfer box).
+    page.keyboard.press("Alt+T")
+    expect(page.locator("#transfer-to")).to_be_focused()
+    page.select_option("#transfer-to", "skill:billing")
+    page.click("#transfer button")
+    expect(page).to_have_url(re.compile(r"/console/(\?.*)?$"))
+    assert "passing you to a colleague" in texts_to(fake_telegram, chat_id, count=3)[-1]
+    assert queue.owner(assistant.redis(), sender) == "queued"
+    assert queue.cancel(assistant.redis(), sender)
+
+    # Another chat; taken with the keyboard; closed with a rating question (Alt+C).
+    chat_2, sender_2, _ = telegram_chat(assistant, fake_telegram, ASK)
+    expect(page.locator("#queue")).to_contain_text(ASK)
+    page.keyboard.press("Alt+N")
+    expect(page).to_have_url(re.compile(re.escape(f"/console/chat/telegram%3A{chat_2}")))
+    page.keyboard.press("Alt+C")
+    expect(page.locator("#disposition")).to_be_focused()
+    page.select_option("#disposition", "agent_closed")
+    expect(page.locator("#close input[name=csat]")).to_be_checked()
+    shot(page, "console-close")
+    page.click("#close button")
+    expect(page).to_have_url(re.compile(r"/console/(\?.*)?$"))
+    said = texts_to(fake_telegram, chat_2, count=3)
+    assert any("now closed" in t for t in said) and "from 1" in said[-1]
+    post(assistant, message_update(chat_2, text="5"))
+    assistant.wait_recorded()
+    [contact] = assistant.contacts(sender_2)
+    assert (contact["status"], contact["disposition"]) == ("completed", "agent_closed")
+
+
+def test_shortcuts_overlay_draft_and_accessibility_of_every_page(assistant, console,
+                                                                fake_telegram, browser):
+    """`?` lists the shortcuts; a draft survives a reload; the login, queue, conversation,
+    earlier-contact and supervisor pages have no serious or critical axe violation at either
+    size; a past contact opens its transcript."""
+    from playwright.sync_api import expect
+
+    for size in SIZES:
+        drain(assistant)
+        context = browser.new_context(viewport=SIZES[size])
+        login = context.new_page()
+        login.goto(f"{console}/login")
+        assert_accessible(login, f"login {size}")
+        shot(login, f"console-login-{size}")
+        context.close()
+
+        page = log_in(browser, console, "sam", "kestrel-sam-demo", size)
+        chat_id, sender, _ = telegram_chat(assistant, fake_telegram, ASK)
+        expect(page.locator("#queue")).to_contain_text(ASK)
+        expect(page.locator("#all")).to_contain_text(ASK)  # supervisors: the All tab
+        assert_accessible(page, f"queue {size}")
+        page.keyboard.press("?")
+        expect(page.locator("#help")).to_be_visible()
+        expect(page.locator("#help")).to_contain_text("take the next waiting chat")
+        assert_accessible(page, f"shortcuts {size}")
+        page.keyboard.press("Escape")
+        expect(page.locator("#help")).to_be_hidden()
+
+        page.keyboard.press("Alt+N")
+        expect(page.locator("#transcript")).to_contain_text(ASK)
+        page.fill("#reply-text", "half-written answer")
+        page.reload()
+        expect(page.locator("#reply-text")).to_have_value("half-written answer")
+        assert_accessible(page, f"conversation {size}")
+        shot(page, f"console-conversation-{size}")
+        first = page.locator("#history tbody a").first
+        expect(first).to_be_visible()
+        first.click()
+        expect(page.locator("#transcript")).to_contain_text(ASK)
+        assert_accessible(page, f"earlier contact {size}")
+        queue.return_to_bot(assistant.redis(), "sam", sender)
+
+        page.goto(f"{console}/supervisor")
+        expect(page.locator("#report")).to_contain_text("contacts")
+        expect(page.locator("#skills")).to_contain_text("Waiting over")
+        assert_accessible(page, f"supervisor {size}")
+        shot(page, f"console-supervisor-{size}")
+        page.context.close()
