@@ -5,8 +5,14 @@
   ``{"type": "hello", "token": "<session token>"|null}`` first, then
   ``{"type": "message", "text": "...", "id": "<client message id>"}``. Server frames:
   ``{"type": "session", "token": "..."}`` (a fresh token to keep in local storage, sent after
-  every hello), ``history`` (recent turns, when the hello resumed a session), ``bot`` (a reply:
-  text and buttons), ``error``.
+  every hello), ``history`` (recent turns, when the hello resumed a session; each with ``at``,
+  unix seconds), ``typing`` (the assistant is working on an answer), ``bot`` (a reply: text and
+  buttons), ``agent`` (a person joined or left the chat: ``{"type": "agent", "event": "joined",
+  "name": "Tom"}``, ``{"type": "agent", "event": "left", "name": "Tom", "to": "assistant"|
+  "queue"}``, from the console), ``error``.
+- ``GET /webhooks/webchat/static/embed.js``: one ``<script>`` tag puts the widget on any site as
+  a launcher button and a panel (an iframe of the chat page, so the session token stays on this
+  origin).
 
 Sessions are made by the server only. The session id (144 random bits) is never accepted from
 the client on its own: the client holds a token the server signed (see ``session_token``), and a
@@ -28,6 +34,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +47,7 @@ from bot.gateway import Inbound, deliver
 from contacts import events, service
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_secrets
+from handoff.queue import owner_key
 from switchboard.db import database
 from switchboard.keys import derived_key
 from switchboard.log import conversation_ref, get_logger
@@ -68,7 +76,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                 ".css": "text/css; charset=utf-8"}
+                 ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 
 
 def _topic(session_id: str) -> str:
@@ -134,6 +142,15 @@ def _signed_body(settings: Settings, token: Any) -> str | None:
 
 def _mac(settings: Settings, body: bytes) -> bytes:
     return hmac.new(derived_key(settings, TOKEN_PURPOSE), body, hashlib.sha256).digest()
+
+
+async def publish_event(sender_id: str, frame: dict[str, Any]) -> None:
+    """Send ``frame`` (e.g. an agent joined) to the open sockets of ``sender_id`` if it is a web
+    chat conversation (``webchat:<session id>``); any other channel is left alone."""
+    channel, _, session_id = sender_id.partition(":")
+    if channel != "webchat" or not SESSION_ID.fullmatch(session_id):
+        return
+    await async_redis_client().publish(_topic(session_id), json.dumps(frame))
 
 
 class WebchatOutput(OutputChannel):
@@ -241,8 +258,17 @@ class ChatSession:
             return
         if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_ID:
             message_id = secrets.token_hex(8)
+        if await self._with_bot():
+            await self._send({"type": "typing"})  # the assistant answers: "typing..."
         inbound = Inbound("webchat", sender_of(self.session_id), text, message_id)
         await deliver(inbound, WebchatOutput(self.session_id), self.on_new_message)
+
+    async def _with_bot(self) -> bool:
+        """Whether the assistant (not the queue or an agent) holds the conversation now."""
+        try:
+            return await async_redis_client().get(owner_key(sender_of(self.session_id))) is None
+        except Exception:  # no indicator is better than no message
+            return False
 
     async def _relay(self, pubsub) -> None:
         async for item in pubsub.listen():
@@ -275,12 +301,13 @@ class ChatSession:
             elif event.type_name == "user" and event.text:
                 text = titles.get(event.text, event.text)
                 entities = (event.parse_data or {}).get("entities") or []
-                turns.append({"from": "customer",
+                turns.append({"from": "customer", "at": event.timestamp,
                               "text": mask_secrets(text, entities, secret_asked)})
             elif event.type_name == "bot" and event.text:
                 buttons = (event.data or {}).get("buttons") or []
                 titles = {str(b.get("payload")): str(b.get("title")) for b in buttons}
                 turns.append({"from": "bot", "text": mask_secrets(event.text),
+                              "at": event.timestamp,
                               "buttons": [{"title": b.get("title"), "payload": b.get("payload")}
                                           for b in buttons]})
         if paused_at is not None:  # with the agents now, or just back from them
@@ -296,8 +323,9 @@ class ChatSession:
         def read() -> list[dict[str, Any]]:
             events.wait_recorded(redis_client(), 1.0)  # what was just said may be in flight
             with database().reading() as session:
-                return [{"from": "customer" if t.author == "customer" else "bot",
-                         "text": t.text, "buttons": []}
+                return [{"from": t.author if t.author in ("customer", "agent") else "bot",
+                         "text": t.text, "buttons": [], "at": t.at.timestamp()
+                         if t.at.tzinfo else t.at.replace(tzinfo=timezone.utc).timestamp()}
                         for t in service.conversation_touches(session, sender, paused_at,
                                                               until)]
 
