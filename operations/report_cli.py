@@ -1,7 +1,12 @@
 """``switchboard report``: the service report of a period, as text, JSON or CSV, and charts.
 
 The metrics are defined in ``operations.reports``; this module only chooses the period, prints
-and writes files. Like ``switchboard contacts``, it migrates the database first and says what
+and writes files. Target breaches ("Target breaches", ``response_breaches`` in JSON and CSV):
+agents' first responses later than ``HANDOFF_FIRST_RESPONSE_SECONDS`` after the chat was queued,
+and next responses later than ``HANDOFF_NEXT_RESPONSE_SECONDS`` after the customer wrote, each
+of the responses that came (definition in ``operations.reports.response_breaches``).
+
+Like ``switchboard contacts``, it migrates the database first and says what
 was wrong in one line instead of a traceback.
 """
 
@@ -26,6 +31,7 @@ from contacts.serialize import parse_moment
 from contacts.service import ContactError, utcnow
 from operations.reports import Report, ReportError, build_report
 from switchboard import migrate
+from switchboard.settings import load_settings
 
 DEFAULT_DAYS = 7
 CSV_COLUMNS = ("metric", "key", "value")
@@ -48,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
         since, until = period(args.since, args.until)
         with db.reading() as session:
             _require_channel(session, args.channel)
-            report = build_report(session, since, until, args.channel)
+            targets = load_settings()
+            report = build_report(session, since, until, args.channel,
+                                  targets.first_response_seconds,
+                                  targets.next_response_seconds)
         print(render(report, args.format), end="")
         if args.charts:
             _write_charts(report, Path(args.charts))
@@ -111,6 +120,11 @@ def text_lines(report: Report) -> Iterator[str]:
     yield _line("Volume by weekday", _counts(data["volume_by_weekday"]))
     yield _line("Volume by hour", _counts({f"{h:02d}h": n for h, n
                                            in enumerate(report.volume_by_hour) if n}))
+    breaches = data["response_breaches"]
+    yield _line("Target breaches", "; ".join(
+        f"{what} {b['breaches']} of {b['responses']} (target {b['target_seconds']:g} s)"
+        for what, b in (("first response", breaches["first_response"]),
+                        ("next response", breaches["next_response"]))))
     yield _line("Handoffs per day", ", ".join(f"{d['date']} {d['handed_off']}/{d['contacts']}"
                                               for d in data["daily"]))
 

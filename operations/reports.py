@@ -10,6 +10,14 @@ Where the operations come from: ``handoff_requested`` (result ``success`` = queu
 ``pending`` = a callback was offered, ``failure`` = not queued, or detail ``expired`` = waited
 too long) is written by the bot and the expiry worker; ``agent_pickup`` / ``agent_release`` by
 ``handoff.queue`` when an agent takes or lets go of a chat.
+
+Service targets (``HANDOFF_FIRST_RESPONSE_SECONDS``, default 60; ``HANDOFF_NEXT_RESPONSE_SECONDS``,
+default 120) are judged from the touches of the contacts an agent picked up (see
+``response_breaches``): a *first response* runs from a ``handoff_requested`` ``success`` (queued)
+to the first agent touch after it; a *next response* runs, while an agent holds the chat and has
+already replied once, from the first customer touch after an agent touch to the agent's next
+touch. A response longer than its target is a breach. Responses that never came (the customer
+left, the chat went back to the bot) are not responses and count in neither total.
 """
 
 from __future__ import annotations
@@ -388,6 +396,73 @@ def top_fallback_texts(session: Session, scope: Scope, limit: int = TOP) -> list
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
 
+@dataclass(frozen=True)
+class ResponseBreaches:
+    """First and next responses of agents and how many missed their target (seconds)."""
+
+    first_target: float = 60.0
+    next_target: float = 120.0
+    first: int = 0  # first responses later than first_target
+    first_total: int = 0
+    next: int = 0  # next responses later than next_target
+    next_total: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"first_response": {"target_seconds": self.first_target, "breaches": self.first,
+                                   "responses": self.first_total},
+                "next_response": {"target_seconds": self.next_target, "breaches": self.next,
+                                  "responses": self.next_total}}
+
+
+def response_breaches(session: Session, contacts: list[ContactFacts], first_target: float,
+                      next_target: float) -> ResponseBreaches:
+    """Breaches of the service targets (module docstring): over the contacts with an
+    ``agent_pickup``, first responses = queued handoffs followed by an agent touch, breached
+    when that touch came more than ``first_target`` seconds after queueing; next responses =
+    agent touches answering a customer who wrote after the agent's previous touch (within one
+    pickup-release stretch), breached when more than ``next_target`` seconds after the
+    customer's first such touch."""
+    held = {c.id: c for c in contacts if c.of(PICKUP)}
+    if not held:
+        return ResponseBreaches(first_target, next_target)
+    said: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+    for contact_id, author, at in session.execute(
+            select(ContactTouch.contact_id, ContactTouch.author, ContactTouch.at)
+            .where(ContactTouch.contact_id.in_(list(held)),
+                   ContactTouch.author.in_(("customer", "agent")))
+            .order_by(ContactTouch.contact_id, ContactTouch.at, ContactTouch.id)):
+        said[contact_id].append((_naive(at), author))
+    first = first_total = late = next_total = 0
+    for contact_id, contact in held.items():
+        touches = said[contact_id]
+        for queued in (op for op in contact.of(HANDOFF) if op.result == "success"):
+            start = _naive(queued.at)
+            reply = next((at for at, author in touches if author == "agent" and at >= start),
+                         None)
+            if reply is not None:
+                first_total += 1
+                first += (reply - start).total_seconds() > first_target
+        releases = sorted(_naive(op.at) for op in contact.of(RELEASE))
+        replied, waiting_since, stretch = False, None, 0
+        for at, author in touches:
+            now_stretch = bisect.bisect_right(releases, at)
+            if now_stretch != stretch:  # released in between: a new pickup starts afresh
+                replied, waiting_since, stretch = False, None, now_stretch
+            if author == "agent":
+                if replied and waiting_since is not None:
+                    next_total += 1
+                    late += (at - waiting_since).total_seconds() > next_target
+                replied, waiting_since = True, None
+            elif replied and waiting_since is None:
+                waiting_since = at
+    return ResponseBreaches(first_target, next_target, first, first_total, late, next_total)
+
+
+def _naive(at: datetime) -> datetime:
+    """Naive UTC (SQLite hands back naive datetimes, PostgreSQL aware ones)."""
+    return as_utc(at).replace(tzinfo=None)
+
+
 # --- The report ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -412,6 +487,7 @@ class Report:
     volume_by_hour: list[int]
     volume_by_weekday: dict[str, int]
     daily: list[Day]
+    response_breaches: ResponseBreaches = field(default_factory=ResponseBreaches)
 
     @property
     def average_handle_seconds(self) -> float | None:
@@ -449,13 +525,16 @@ class Report:
             "daily": [{"date": d.date.isoformat(), "contacts": d.contacts,
                        "handed_off": d.handed_off, "handoff_rate": _round(d.handoff_rate, 4)}
                       for d in self.daily],
+            "response_breaches": self.response_breaches.to_dict(),
         }
 
 
 def build_report(
-    session: Session, since: datetime, until: datetime, channel: str | None = None
+    session: Session, since: datetime, until: datetime, channel: str | None = None,
+    first_response_seconds: float = 60.0, next_response_seconds: float = 120.0,
 ) -> Report:
-    """The service report of the contacts started in ``[since, until)`` (on ``channel``)."""
+    """The service report of the contacts started in ``[since, until)`` (on ``channel``);
+    breaches are judged against the two response targets (seconds)."""
     scope = _scope(since, until, channel)
     contacts = load_contacts(session, scope.conditions())
     return Report(
@@ -477,6 +556,8 @@ def build_report(
         volume_by_hour=volume_by_hour(contacts),
         volume_by_weekday=volume_by_weekday(contacts),
         daily=daily_handoffs(contacts, scope),
+        response_breaches=response_breaches(session, contacts, first_response_seconds,
+                                            next_response_seconds),
     )
 
 

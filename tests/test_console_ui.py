@@ -227,3 +227,47 @@ def test_shortcuts_overlay_draft_and_accessibility_of_every_page(assistant, cons
         assert_accessible(page, f"supervisor {size}")
         shot(page, f"console-supervisor-{size}")
         page.context.close()
+
+
+def test_service_target_breaches_in_the_report(db):
+    """`switchboard report` and the supervisor view count the responses that missed their
+    target: first (queued to the agent's first reply) and next (the customer's message to the
+    agent's next reply, within one pickup)."""
+    from datetime import datetime
+
+    from operations.report_cli import render
+    from operations.reports import build_report
+    from tests.test_reports import History
+
+    def at(hour: int, minute: int, second: int = 0) -> datetime:
+        return datetime(2026, 3, 3, hour, minute, second)
+
+    with db.transaction() as session:
+        h = History(session)
+        a = h.begin("webchat", "breach-a", at(10, 0))
+        h.say(a, ASK, "request_human", at(10, 0))
+        h.op(a, "handoff_requested", "success", "requested", at(10, 0, 1))
+        h.pickup(a, "tom", at(10, 0, 30))
+        h.reply(a, "Hello", at(10, 0, 51), author="agent")  # first: 50 s, within 60
+        h.say(a, "my bill", None, at(10, 1))
+        h.reply(a, "Checking", at(10, 4), author="agent")  # next: 180 s, a breach
+        h.say(a, "thanks", None, at(10, 4, 10))
+        h.reply(a, "Done", at(10, 5), author="agent")  # next: 50 s
+        h.release(a, "returned", at(10, 6))
+        h.say(a, "hi bot", None, at(10, 7))  # with the bot again: not an agent's response
+        b = h.begin("webchat", "breach-b", at(11, 0))
+        h.op(b, "handoff_requested", "success", "requested", at(11, 0))
+        h.pickup(b, "ana", at(11, 2))
+        h.reply(b, "Hi", at(11, 2, 10), author="agent")  # first: 130 s, a breach
+        h.release(b, "closed agent_closed", at(11, 3))
+        c = h.begin("webchat", "breach-c", at(12, 0))  # queued, never answered: no response
+        h.op(c, "handoff_requested", "success", "requested", at(12, 0))
+    with db.reading() as session:
+        report = build_report(session, datetime(2026, 3, 2), datetime(2026, 3, 9), None, 60, 120)
+    breaches = report.response_breaches
+    assert (breaches.first, breaches.first_total) == (1, 2)
+    assert (breaches.next, breaches.next_total) == (1, 2)
+    assert "first response 1 of 2 (target 60 s); next response 1 of 2 (target 120 s)" in \
+        render(report, "text")
+    assert '"breaches": 1' in render(report, "json")
+    assert "response_breaches.next_response,breaches,1" in render(report, "csv")

@@ -470,9 +470,7 @@ reply within {next_:g} s of the customer's message.</p>
 
 def _breach_summary(report: Report) -> str:
     """Response-target breaches in the report's period (operations/reports.py)."""
-    breaches = getattr(report, "response_breaches", None)
-    if breaches is None:
-        return ""
+    breaches = report.response_breaches
     return (f'<p id="breaches">Service-target breaches: <strong>{breaches.first}</strong> of '
             f"{breaches.first_total} first replies, <strong>{breaches.next}</strong> of "
             f"{breaches.next_total} next replies.</p>")
@@ -544,7 +542,9 @@ def _report(app: Any, days: int) -> Report:
     if report is None or time.monotonic() - built_at > REPORT_SECONDS:
         until = datetime.utcnow()
         with app.ctx.db.reading() as session:
-            report = build_report(session, until - timedelta(days=days), until)
+            report = build_report(session, until - timedelta(days=days), until, None,
+                                  app.ctx.settings.first_response_seconds,
+                                  app.ctx.settings.next_response_seconds)
         cache[days] = (time.monotonic(), report)
     return report
 
