@@ -25,6 +25,10 @@ $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip 'setuptools<70' wheel
 	$(PY) -m pip install -q -e '.[dev]'
+	@# WordLlama's embeddings (bot/components/sentence_features.py) are read from its wheel,
+	@# never installed: the package pins numpy>=2 and pydantic>=2, which Rasa 3.6 cannot take.
+	$(PY) -m pip download -q --no-deps --only-binary=:all: 'wordllama==0.4.0.post1' \
+		-d $(VENV)/share/switchboard
 	touch $@
 
 system-deps:
