@@ -90,3 +90,18 @@ class ActionCancelFlow(Action):
         dispatcher.utter_message(text="OK, I've stopped there and nothing was changed. "
                                       "What else can I do for you?")
         return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_flow(tracker)]
+
+class ActionSwitchFlow(Action):
+    """Another account request typed inside a flow: stop this one unchanged, the rules then
+    serve the new request (data/rules/forms.yml)."""
+
+    def name(self) -> str:
+        return "action_switch_flow"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(text="OK, let's leave that (nothing was changed) and do this "
+                                      "instead.")
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_flow(tracker)]
+

@@ -29,10 +29,19 @@ PRIORITY_OF = {"billing": 2, "complaints": 2, "technical": 1, "general": 1}
 TRANSCRIPT_TURNS = 20
 
 
+def topic(tracker: Tracker) -> str | None:
+    """What a mixed request for a person was about ("my bill is wrong, let me talk to
+    someone": billing_dispute), from bot/components/person_request.py's ``topic`` entity."""
+    return next(tracker.get_latest_entity_values("topic"), None)
+
+
 def handoff_reason(tracker: Tracker) -> str:
-    """Why the customer wants a human: they asked, or the bot kept failing to understand."""
+    """Why the customer wants a human: they asked (about a topic), or the bot kept failing."""
     intent = tracker.get_intent_of_latest_message()
-    return "requested" if intent == "request_human" else "repeated_fallback"
+    if intent != "request_human":
+        return "repeated_fallback"
+    about = topic(tracker)
+    return f"requested:{about}" if about else "requested"
 
 
 def transcript(tracker: Tracker) -> list[dict[str, str]]:
@@ -52,13 +61,14 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
     from actions.verification import verified_number  # it hands over too: import when used
 
     msisdn = verified_number(tracker)
-    skill = skill or SKILL_OF.get(tracker.get_slot("requested_service") or "", "general")
+    about = tracker.get_slot("requested_service") or topic(tracker)
+    skill = skill or SKILL_OF.get(about or "", "general")
     handoff = Handoff(
         sender_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
         skill=skill, reason=reason, priority=priority or PRIORITY_OF[skill],
         customer_msisdn=msisdn, verified=msisdn is not None,
-        trigger_intent=tracker.get_slot("requested_service")
-        or tracker.get_intent_of_latest_message(), transcript=transcript(tracker),
+        trigger_intent=about or tracker.get_intent_of_latest_message(),
+        transcript=transcript(tracker),
     )
     conversation = conversation_ref(tracker.sender_id)
     try:
