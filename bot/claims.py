@@ -48,7 +48,8 @@ class Claim:
 
 
 def _key(channel: str, sender_id: str, message_id: str) -> str:
-    return f"switchboard:seen:{channel}:{sender_id}:{message_id}"
+    # the sender's length keeps ("col", "x:1") and ("col:x", "1") apart
+    return f"switchboard:seen:{channel}:{len(sender_id)}:{sender_id}:{message_id}"
 
 
 async def claim(client: aioredis.Redis, channel: str, sender_id: str,

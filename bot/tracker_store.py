@@ -36,6 +36,10 @@ from contacts.masking import mask_tracker_events
 # turn of a conversation holds, so turn 600 costs what turn 20 does (bench/turn_cost.py).
 CHECKPOINT_EVENTS = 72  # events since the session start or the last checkpoint (~12 turns)
 KEEP_EVENTS = 36  # events kept after a new checkpoint (~6 turns: more than any policy reads)
+# Not carried across a checkpoint: whether a verification still holds is judged from the events
+# since it (a goodbye, a silence past the timeout), which a checkpoint drops, so the customer
+# verifies again rather than a lapsed verification coming back (SECURITY.md).
+FORGOTTEN_AT_CHECKPOINT = frozenset({"verified_msisdn", "verification_method_used"})
 
 
 class EventLogTrackerStore(RedisTrackerStore):
@@ -133,7 +137,7 @@ class EventLogTrackerStore(RedisTrackerStore):
         stamp = events[position - 1].timestamp
         state: list[Event] = [SlotSet(name, value, timestamp=stamp)
                               for name, value in before.current_slot_values().items()
-                              if value is not None]
+                              if value is not None and name not in FORGOTTEN_AT_CHECKPOINT]
         if before.active_loop_name:
             state.append(ActiveLoop(before.active_loop_name, timestamp=stamp))
         if before.is_paused():

@@ -179,11 +179,17 @@ def _field(body: dict[str, Any], name: str) -> str:
     return value
 
 
+MAX_INT_ARG = 1_000_000
+
+
 def _int_arg(request: Request, name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise BadRequest(f"{name} must be an integer, got {raw!r}") from exc
+    if not 1 <= value <= MAX_INT_ARG:  # a database integer, and no page before the first
+        raise BadRequest(f"{name} must be between 1 and {MAX_INT_ARG}")
+    return value

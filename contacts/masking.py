@@ -16,10 +16,12 @@ MASK = "[redacted]"
 SECRET_NAMES = frozenset({"otp_code", "service_password", "password", "pin", "puk"})
 
 _SECRET_AFTER_WORD = re.compile(
-    r"(?i)\b(code|otp|password|passcode|pass|pin|puk|pwd)\b(\W{0,3}(?:is|was|=|:)?\W{0,3})"
+    r"(?i)\b(code|otp|password|passcode|pass|pin|puk|pwd)\b"
+    r"(\W{0,3}(?:(?:it'?s|it is|is|was|=|:)\W{0,3})?)"
     r"((?=[A-Za-z]*\d)[A-Za-z0-9]{4,12})\b"  # a value with a digit: "my code is wrong" stays
 )
-_LONE_DIGITS = re.compile(r"^\s*\d{4,8}\s*$")  # a message that is only a short number is a code
+# A message that is only a short number (spaces and dashes allowed: "112 359") is a code.
+_LONE_DIGITS = re.compile(r"^\s*(?:\d[\s-]?){3,7}\d\s*$")
 
 
 def mask_secrets(
@@ -57,6 +59,9 @@ def mask_tracker_events(events: list[dict[str, Any]],
         elif kind == "slot" and event.get("name") in SECRET_NAMES | secret_slots \
                 and event.get("value") not in (None, MASK):
             events[index] = {**event, "value": MASK}
+        elif kind == "slot" and isinstance(event.get("value"), str) and event["value"]:
+            # a slot filled from the whole message ("password, it's 135790" as the method)
+            events[index] = {**event, "value": mask_secrets(event["value"])}
         elif kind == "user" and event.get("text"):
             events[index] = _masked_user(event, asked)
         elif kind == "bot" and event.get("text"):

@@ -68,7 +68,9 @@ def _derived(settings: Settings, purpose: bytes) -> str:
 def token_matches(expected: str, authorization: str | None) -> bool:
     """Whether an ``Authorization: Bearer <token>`` header carries the expected token."""
     scheme, _, given = (authorization or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
+    # bytes: compare_digest refuses non-ASCII str, and a header may carry anything
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), expected.encode())
 
 
 def _persistent_secret(path: Path) -> str:

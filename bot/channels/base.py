@@ -24,3 +24,13 @@ class WebhookChannel(InputChannel):
             return response.json({"status": "ok"})
 
         return webhook
+
+
+def is_text(value: str) -> bool:
+    """Encodable as UTF-8: a lone surrogate (JSON allows "\\ud800") is not text, and the contact
+    record could not store it (a channel answers 400 or an error frame instead)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
-from bot.channels.base import WebhookChannel
+from bot.channels.base import WebhookChannel, is_text
 from bot.gateway import Inbound, Outcome, deliver
 from switchboard.keys import rest_token, token_matches
 from switchboard.settings import load_settings
@@ -91,6 +91,8 @@ def parse_payload(request: Request) -> tuple[str, str, str, dict[str, Any] | Non
                            "_ . : @ -")
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise PayloadError(f"'message' must be a string of at most {MAX_TEXT} characters")
+    if not is_text(text) or (isinstance(message_id, str) and not is_text(message_id)):
+        raise PayloadError("'message' and 'message_id' must be valid Unicode text")
     if not isinstance(message_id, str) or len(message_id) > MAX_ID:
         raise PayloadError(f"'message_id' must be a string of at most {MAX_ID} characters")
     if metadata is not None and not isinstance(metadata, dict):

@@ -43,6 +43,7 @@ from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from bot.channels import registry
+from bot.channels.base import is_text
 from bot.gateway import Inbound, deliver
 from contacts import events, service
 from contacts.events import SECRET_SLOTS
@@ -251,12 +252,13 @@ class ChatSession:
     async def _message(self, frame: dict[str, Any]) -> None:
         text, message_id = frame.get("text"), frame.get("id")
         if frame.get("type") != "message" or not isinstance(text, str) or not text.strip() \
-                or len(text) > MAX_TEXT:
+                or len(text) > MAX_TEXT or not is_text(text):
             await self._send({"type": "error",
                               "error": f"send {{\"type\": \"message\", \"text\": ...}} with "
                                        f"1 to {MAX_TEXT} characters"})
             return
-        if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_ID:
+        if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_ID \
+                or not is_text(message_id):
             message_id = secrets.token_hex(8)
         if await self._with_bot():
             await self._send({"type": "typing"})  # the assistant answers: "typing..."

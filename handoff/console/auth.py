@@ -49,9 +49,15 @@ def csrf_field(request: Request) -> str:
     return f'<input type="hidden" name="csrf" value="{escape(csrf_token(request))}">'
 
 
+def same_text(given: str, expected: str) -> bool:
+    """A constant-time comparison that takes any text (a form may carry non-ASCII)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
+                               expected.encode("utf-8", "surrogateescape"))
+
+
 def csrf_ok(request: Request) -> bool:
     expected = csrf_token(request)
-    return bool(expected) and hmac.compare_digest(request.form.get("csrf") or "", expected)
+    return bool(expected) and same_text(request.form.get("csrf") or "", expected)
 
 
 async def in_thread(function: Callable[..., T], *args: Any) -> T:
@@ -151,7 +157,7 @@ async def login(request: Request) -> HTTPResponse:
     settings = request.app.ctx.settings
     form_token = request.form.get("csrf") or ""
     cookie_token = request.cookies.get(CSRF_COOKIE) or ""
-    if not cookie_token or not hmac.compare_digest(form_token, cookie_token):
+    if not cookie_token or not same_text(form_token, cookie_token):
         return response.text("The form expired: reload the login page.", status=403)
     agent_id = (request.form.get("agent") or "").strip().lower()
     named = agent_id if agents.AGENT_ID.fullmatch(agent_id) else None
