@@ -166,6 +166,8 @@ def _send_code(msisdn: str) -> None:
     if not backend().exists(msisdn):
         return
     settings = load_settings()
+    if not codes.may_send(redis_client(settings), msisdn):
+        raise SmsError("too many codes for this number this hour")  # the password instead
     code = codes.issue_code(redis_client(settings), secret_key(settings), msisdn)
     sms_gateway(settings).send(msisdn, f"Kestrel Mobile: your verification code is {code}. It "
                                        "expires in 5 minutes. Never share it with anyone.")

@@ -259,3 +259,18 @@ def test_message_ids_of_two_conversations_never_collide(assistant):
     first = {"sender": f"col{uuid.uuid4().hex[:6]}", "message": "hi", "message_id": "x:1"}
     second = {"sender": f"{first['sender']}:x", "message": "hi", "message_id": "1"}
     assert rest(assistant, first)[1] and rest(assistant, second)[1]  # both answered
+
+
+def test_nobody_can_text_a_subscriber_codes_without_end(assistant, subscriber):
+    """Each new code voided the last and cost an SMS: now three an hour per number, whoever
+    asks; then the assistant offers the service password instead."""
+    said = []
+    for attempt in range(4):
+        conversation = f"rest:codes-{attempt}-{uuid.uuid4().hex[:6]}"
+        assert "mobile number" in texts(assistant, conversation, "what's my balance")
+        texts(assistant, conversation, local(subscriber.msisdn))
+        said.append(texts(assistant, conversation,
+                          '/inform{"verification_method": "otp"}'))
+    codes = [b for b in sent_to(assistant, subscriber.msisdn) if "verification code" in b]
+    assert len(codes) == 3
+    assert "service password" in said[-1] and "couldn't send" in said[-1]

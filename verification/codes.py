@@ -48,3 +48,15 @@ def consume_code(client: redis.Redis, secret_key: str, msisdn: str, code: str) -
     if len(digits) != CODE_DIGITS:
         return False
     return bool(client.eval(_CONSUME, 1, _key(msisdn), _digest(secret_key, msisdn, digits)))
+
+
+SENDS_PER_HOUR = 3  # codes texted to one number in an hour, whoever asks (SMS costs; lockouts)
+
+
+def may_send(client: redis.Redis, msisdn: str) -> bool:
+    """Count one code sent to this number; False once it had SENDS_PER_HOUR this hour (anyone
+    could otherwise text a subscriber codes without end, and void the one they wait for)."""
+    key = f"switchboard:otp_sends:{msisdn}"
+    with client.pipeline() as pipe:
+        count, _ = pipe.incr(key).expire(key, 3600, nx=True).execute()
+    return int(count) <= SENDS_PER_HOUR
