@@ -159,3 +159,29 @@ def test_a_rest_id_with_punctuation_works_through_queue_cancel_and_resume(
     assert assistant.tracker(sender)["paused"] is False  # the same tracker was resumed
     again = " ".join(m.get("text", "") for m in assistant.say(sender, "what is roaming"))
     assert "roam" in again.lower() and "left the queue" not in again
+
+
+def test_a_telegram_update_retried_after_a_redis_failure_is_answered_and_recorded_once(
+        assistant, fake_telegram):
+    """The same as for REST, with Telegram's redelivery of the same update_id."""
+    from tests import telegram_updates as tg
+    from tests.test_telegram_channel import message_update, post, texts_to
+
+    chat_id = tg.new_id()
+    update = message_update(chat_id, text="what roaming options do you have?")
+    client = assistant.redis()
+    client.execute_command("ACL", "SETUSER", "default", "-get")
+    try:
+        status, _ = post(assistant, update)
+    finally:
+        client.execute_command("ACL", "SETUSER", "default", "+get")
+    assert status == 503  # Telegram will deliver it again
+    assert fake_telegram.sent_to(chat_id, wait=1.0) == []
+    assert post(assistant, update)[0] == 200
+    [answer] = texts_to(fake_telegram, chat_id)
+    assert "Roam Like Home" in answer
+    assert post(assistant, update)[0] == 200
+    time.sleep(1.0)
+    assert texts_to(fake_telegram, chat_id) == [answer]
+    [contact] = assistant.contacts(f"telegram:{chat_id}")
+    assert [t["author"] for t in contact["touches"]] == ["customer", "bot"]
