@@ -105,18 +105,18 @@ def test_the_page_in_a_real_browser(assistant):
         expect(page.locator(".msg--bot").first).to_contain_text("Kestrel Mobile assistant")
         # Customer text is shown as text: no <b> element was made from it.
         assert page.locator(".chat__log b").count() == 0
-        expect(page.locator(".msg--customer").first).to_have_text("<b>hello</b> there")
+        expect(page.locator(".msg--customer .msg__text").first).to_have_text("<b>hello</b> there")
         for gibberish in ("xqzv blorptang wuggle", "fnord zibble quaxx"):
             page.fill("#text", gibberish)
             page.press("#text", "Enter")
         page.get_by_role("button", name="No, I'll keep trying").click()
-        expect(page.locator(".msg--customer").last).to_have_text("No, I'll keep trying")
+        expect(page.locator(".msg--customer .msg__text").last).to_have_text("No, I'll keep trying")
         expect(page.locator(".msg--bot")).to_have_count(4)
         stored = "localStorage.getItem('switchboard.webchat.token')"
         session = session_of(assistant, page.evaluate(stored))  # a signed token, not an id
         page.reload()
         expect(page.locator("#status")).to_have_text("online")
         assert session_of(assistant, page.evaluate(stored)) == session
-        expect(page.locator(".msg--customer").first).to_have_text("<b>hello</b> there")
-        expect(page.locator(".msg--customer").last).to_have_text("No, I'll keep trying")
+        expect(page.locator(".msg--customer .msg__text").first).to_have_text("<b>hello</b> there")
+        expect(page.locator(".msg--customer .msg__text").last).to_have_text("No, I'll keep trying")
         browser.close()

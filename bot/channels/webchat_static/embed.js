@@ -26,9 +26,21 @@
   launcher.setAttribute("aria-label", "Chat with " + name);
   launcher.setAttribute("aria-expanded", "false");
   launcher.setAttribute("aria-controls", "switchboard-webchat-panel");
-  launcher.textContent = "💬";
+  // A speech-bubble icon drawn as SVG (no emoji font or image file needed).
+  var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "28");
+  svg.setAttribute("height", "28");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  var path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+  svg.appendChild(path);
+  launcher.appendChild(svg);
   css(launcher, { position: "fixed", right: "20px", bottom: "20px", width: "60px", height: "60px",
-    "border-radius": "50%", border: "0", background: colour, color: "#fff", "font-size": "28px",
+    "border-radius": "50%", border: "0", background: colour, color: "#fff", display: "grid",
+    "place-items": "center",
     cursor: "pointer", "box-shadow": "0 4px 16px rgba(0,0,0,.25)", "z-index": "2147483000" });
 
   var panel = document.createElement("div");

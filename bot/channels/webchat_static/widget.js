@@ -113,7 +113,7 @@
   }
 
   function greet() {
-    bubble("bot", GREETING, null, name || "Kestrel Mobile");
+    bubble("greeting", GREETING, null, name || "Kestrel Mobile");
     buttonRow(SUGGESTIONS.map(function (q) { return { title: q, payload: q }; }), "suggestions");
   }
 
