@@ -173,10 +173,10 @@ def timed(parse: Callable[[str], dict[str, Any]], texts: list[str]
     return results, (time.process_time() - start) * 1000 / len(texts)
 
 
-def train_timed(examples: list[tuple[str, str]], config: dict[str, Any], workdir: Path
-                ) -> tuple[Path, float]:
+def train_timed(examples: Any, config: dict[str, Any], workdir: Path,
+                domain: Path | None = None) -> tuple[Path, float]:
     start = time.monotonic()
-    model = train(examples, config, workdir)
+    model = train(examples, config, workdir, domain)
     return model, time.monotonic() - start
 
 
