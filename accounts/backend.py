@@ -39,6 +39,7 @@ class PlanInfo:
     data_mb: int | None  # None: unlimited
     description: str
     prepaid: bool
+    eu_roaming_included: bool = False  # Roam Like Home in the EU zone at no extra cost
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,15 @@ def complaint_of(db: Database, reference: str, msisdn: str) -> ComplaintInfo | N
         return _info(row) if row else None
 
 
+def open_complaints(db: Database, msisdn: str) -> list[ComplaintInfo]:
+    """This number's complaints not yet resolved, oldest first."""
+    with db.reading() as session:
+        rows = session.scalars(select(Complaint).where(
+            Complaint.msisdn == msisdn, Complaint.status != "resolved")
+            .order_by(Complaint.created_at, Complaint.id)).all()
+        return [_info(row) for row in rows]
+
+
 def recent_complaints(db: Database, msisdn: str, now: datetime | None = None) -> int:
     """How many complaints this number filed in the last 30 days."""
     since = (now or utcnow()) - REPEAT_WINDOW

@@ -109,10 +109,10 @@ class SqlAccountBackend:
             pack = session.get(DataPack, pack_code)
             if pack is None:
                 raise AccountError(f"There is no data pack called {pack_code}.")
+            _charge(account, session.get(Plan, account.plan_code), pack)
             now = utcnow()
             session.add(AccountDataPack(msisdn=account.msisdn, pack_code=pack.code, added_at=now,
                                         expires_at=now + timedelta(days=pack.validity_days)))
-            account.balance_pence += pack.price_pence  # charged to the next bill
             return _pack_info(pack)
 
     def activate_roaming(self, msisdn: str) -> None:
@@ -163,10 +163,21 @@ def _active_account(session: Session, msisdn: str) -> Account:
     return account
 
 
+def _charge(account: Account, plan: Plan, pack: DataPack) -> None:
+    """Pay monthly: onto the next bill; pay as you go: from the credit, if there is enough."""
+    if not plan.prepaid:
+        account.balance_pence += pack.price_pence
+        return
+    if account.balance_pence < pack.price_pence:
+        raise AccountError(f"You have {Money(account.balance_pence)} of credit, not enough for "
+                           f"{pack.name} ({Money(pack.price_pence)}). Please top up first.")
+    account.balance_pence -= pack.price_pence
+
+
 def _plan_info(plan: Plan) -> PlanInfo:
     return PlanInfo(plan.code, plan.name, Money(plan.monthly_fee_pence),
                     None if plan.data_mb == UNLIMITED_MB else plan.data_mb, plan.description,
-                    plan.prepaid)
+                    plan.prepaid, bool(plan.eu_roaming_included))
 
 
 def _pack_info(pack: DataPack) -> DataPackInfo:

@@ -1,13 +1,16 @@
-"""Account self-service and complaints: for now, recognised and held until identity verification."""
+"""Account self-service and complaints: recognised, and held until identity verification (with
+the number the customer already gave, if any)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import extract
 from actions.contact_records import operation_record
 from switchboard.log import conversation_ref, get_logger
 
@@ -51,6 +54,30 @@ OPERATION_CATEGORIES: dict[str, str] = {
 }
 
 
+# Requests that change the account, and words that make a message about each: a short or
+# secret-looking message taken for one of these ("service password", "yes ok") is not acted on.
+CHANGE_WORDS: dict[str, re.Pattern[str]] = {
+    intent: re.compile(words, re.IGNORECASE) for intent, words in {
+        "change_plan": r"plan|tariff|contract|package|deal|bundle|upgrade|downgrade|switch|move",
+        "buy_data_pack": r"data|gb|gig|boost|bundle|add-?on|bolt|internet|top",
+        "activate_roaming": r"roam|abroad|travel|trip|overseas|holiday",
+        "report_lost_sim": r"lost|stolen|nicked|block|bar|suspend|freeze|missing|robbed|"
+                           r"pickpocket|taken|lock|deactivate",
+        "unsubscribe_vas": r"unsubscri|subscription|cancel|stop|remove|premium|charg|opt|club|"
+                           r"texts|ringtone|service",
+    }.items()}
+
+
+def unclear_change(intent: str, text: str) -> bool:
+    """A message that should not start a change to the account although it was classified as
+    one: it names or holds a secret, or is a couple of words with nothing about the change."""
+    if intent not in CHANGE_WORDS:
+        return False
+    if extract.secret_looking(text):
+        return True
+    return len(re.findall(r"[A-Za-z']+", text)) <= 2 and not CHANGE_WORDS[intent].search(text)
+
+
 # Chats where everyone present reads the answers (the Telegram channel sets ``chat_type``).
 GROUP_CHATS = frozenset({"group", "supergroup", "channel"})
 
@@ -74,13 +101,17 @@ class ActionAccountRequest(Action):
     ) -> list[EventType]:
         from actions.verification import display_number, is_verified, verified_number
 
-        intent = tracker.get_intent_of_latest_message() or ""
+        intent = extract.implied_request(tracker.get_intent_of_latest_message(),
+                                         tracker.latest_message.get("entities") or []) or ""
         label = SERVICE_LABELS.get(intent)
         if label is None:  # a rule routed something we have no wording for: say so plainly
             log.warning("account_request.unknown_intent", intent=intent)
             dispatcher.utter_message(response="utter_default")
             return []
         log.info("account_request", intent=intent, conversation=conversation_ref(tracker.sender_id))
+        if unclear_change(intent, tracker.latest_message.get("text") or ""):
+            dispatcher.utter_message(response="utter_unclear_request")
+            return [FollowupAction("action_listen")]  # nothing starts: the customer says more
         metadata = tracker.latest_message.get("metadata") or {}
         if metadata.get("chat_type") in GROUP_CHATS:  # no verification, no account data there
             dispatcher.utter_message(text=private_chat_only(metadata))
@@ -90,8 +121,8 @@ class ActionAccountRequest(Action):
         if not is_verified(tracker):  # the verification form asks for the number next
             dispatcher.utter_message(text=f"I can help you {label}.")
             events = [SlotSet("requested_service", intent)]
-            known = metadata.get("channel_verified_msisdn")
-            if known:  # the channel vouches for the number (SMS sender, Telegram contact)
+            known = metadata.get("channel_verified_msisdn") or _number_given(tracker, intent)
+            if known:  # vouched for by the channel (SMS sender, Telegram contact), or said
                 events.append(SlotSet("phone_number", str(known)))
             return events
         other = _other_number(tracker)
@@ -102,6 +133,14 @@ class ActionAccountRequest(Action):
                      f"{display_number(other)}, its owner needs to contact us.")
             return [SlotSet("requested_service", None), SlotSet("flow_failed", "other_number")]
         return [SlotSet("requested_service", intent)]
+
+
+def _number_given(tracker: Tracker, intent: str) -> str | None:
+    """The mobile number the customer already typed for this request ("my number is ..."),
+    which verification then checks like a typed answer: it still asks for a code or password."""
+    numbers = [n for text in extract.request_texts(tracker.events, intent)
+               for n in extract.phone_numbers(text)]
+    return numbers[-1] if numbers else None
 
 
 def _other_number(tracker: Tracker) -> str | None:

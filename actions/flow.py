@@ -91,6 +91,7 @@ class ActionCancelFlow(Action):
                                       "What else can I do for you?")
         return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_flow(tracker)]
 
+
 class ActionSwitchFlow(Action):
     """Another account request typed inside a flow: stop this one unchanged, the rules then
     serve the new request (data/rules/forms.yml)."""
@@ -105,3 +106,15 @@ class ActionSwitchFlow(Action):
                                       "instead.")
         return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_flow(tracker)]
 
+
+class ActionLeaveFlow(Action):
+    """A goodbye inside a flow: stop it unchanged and say nothing of its own (the goodbye
+    follows, data/rules/forms.yml), so the flow's question is not asked again."""
+
+    def name(self) -> str:
+        return "action_leave_flow"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_flow(tracker)]
