@@ -20,8 +20,9 @@ _SECRET_AFTER_WORD = re.compile(
     r"(\W{0,3}(?:(?:it'?s|it is|is|was|=|:)\W{0,3})?)"
     r"((?=[A-Za-z]*\d)[A-Za-z0-9]{4,12})\b"  # a value with a digit: "my code is wrong" stays
 )
-# A message that is only a short number (spaces and dashes allowed: "112 359") is a code.
-_LONE_DIGITS = re.compile(r"^\s*(?:\d[\s-]?){3,7}\d\s*$")
+# A message that is only a short number (spaces allowed: "112 359") is a code. Not dashes: a
+# bill month "2026-10" is a value some slots hold.
+_LONE_DIGITS = re.compile(r"^\s*(?:\d ?){3,7}\d\s*$")
 
 
 def mask_secrets(

@@ -93,7 +93,7 @@ def test_web_chat_customer_and_agent_in_browsers(assistant, browser, agent_page)
 
     customer.reload()  # the history shows the time with the agent too (from the record)
     expect(customer.locator(".chat__log")).to_contain_text("Hello, Tom here. How can I help?")
-    expect(customer.locator(".msg--customer").last).to_have_text(MEANWHILE)
+    expect(customer.locator(".msg--customer .msg__text").last).to_have_text(MEANWHILE)
 
     agent_page.click("button:has-text('Return to the bot')")
     expect(customer.locator(".chat__log")).to_contain_text("back with the Kestrel Mobile")
@@ -104,7 +104,7 @@ def test_web_chat_customer_and_agent_in_browsers(assistant, browser, agent_page)
     expect(customer.locator(".msg--bot").last).to_contain_text("Kestrel Mobile assistant")
     assert "hi" in user_texts(assistant, sender)  # Rasa again
     customer.reload()
-    expect(customer.locator(".msg--customer").last).to_have_text("hi")
+    expect(customer.locator(".msg--customer .msg__text").last).to_have_text("hi")
     texts = customer.locator(".chat__log li").all_inner_texts()
     order = [next(i for i, t in enumerate(texts) if wanted in t) for wanted in
              (ASK, "Hello, Tom here", "back with the Kestrel Mobile")]
