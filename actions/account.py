@@ -121,7 +121,7 @@ class ActionAccountRequest(Action):
         if not is_verified(tracker):  # the verification form asks for the number next
             dispatcher.utter_message(text=f"I can help you {label}.")
             events = [SlotSet("requested_service", intent)]
-            known = metadata.get("channel_verified_msisdn") or _number_given(tracker, intent)
+            known = metadata.get("channel_verified_msisdn") or _number_given(tracker)
             if known:  # vouched for by the channel (SMS sender, Telegram contact), or said
                 events.append(SlotSet("phone_number", str(known)))
             return events
@@ -135,11 +135,11 @@ class ActionAccountRequest(Action):
         return [SlotSet("requested_service", intent)]
 
 
-def _number_given(tracker: Tracker, intent: str) -> str | None:
-    """The mobile number the customer already typed for this request ("my number is ..."),
-    which verification then checks like a typed answer: it still asks for a code or password."""
-    numbers = [n for text in extract.request_texts(tracker.events, intent)
-               for n in extract.phone_numbers(text)]
+def _number_given(tracker: Tracker) -> str | None:
+    """The mobile number the customer typed in the request itself ("my number is ... can I
+    get ..."), which verification then checks like a typed answer: a code or password is still
+    asked. Numbers said earlier may be anyone's (a shared contact card): those are asked for."""
+    numbers = extract.phone_numbers(tracker.latest_message.get("text") or "")
     return numbers[-1] if numbers else None
 
 
