@@ -51,7 +51,8 @@ nlu-report: $(INSTALLED)
 nlu-holdout: $(INSTALLED)
 	$(PY) -m switchboard.nlu_report
 
-# Public NLU benchmarks (bench/nlu_bench.py; about an hour on 2 cores). One or a quick run:
+# Public NLU benchmarks (bench/nlu_bench.py; hours on 2 cores, the full-data ones most). One
+# benchmark, or a quick run:
 # make nlu-bench NLU_BENCH_ARGS='--only banking77-10shot --epochs 20'
 nlu-bench: $(INSTALLED)
 	nice $(PY) bench/nlu_bench.py $(NLU_BENCH_ARGS)

@@ -1,6 +1,6 @@
 """NLU benchmarks on text nobody on this project wrote, next to the published figures.
 
-    make nlu-bench                                   # every benchmark (about an hour on 2 cores)
+    make nlu-bench                                   # every benchmark (hours on 2 cores)
     .venv/bin/python bench/nlu_bench.py --only banking77-10shot --epochs 20   # a quick look
 
 Benchmarks (data and licences: ``../shared/nlu-benchmarks/README.md``):
