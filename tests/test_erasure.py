@@ -65,10 +65,10 @@ def test_erase_removes_a_verified_customers_data_from_database_and_redis(
     msisdn, client = subscriber.msisdn, assistant.redis()
     bystander = sender + "-bystander"  # its id contains the erased one: it must stay
     assistant.say(bystander, "what roaming options do you have?")
-    verify_by_password(assistant, sender, subscriber, "I have no signal at home")
-    texts(assistant, sender, "Calls drop every evening and I cannot get any 4G at all")
+    verify_by_password(assistant, sender, subscriber, "I have no signal at home")  # described
     texts(assistant, sender, "Leeds LS6 2AB")
-    complaint = re.search(r"CMP-\d{4}-\d{6}", texts(assistant, sender, "since last Tuesday"))[0]
+    texts(assistant, sender, "since last Tuesday")  # the summary: filed once confirmed
+    complaint = re.search(r"CMP-\d{4}-\d{6}", texts(assistant, sender, "yes"))[0]
     assistant.wait_recorded()
     conversation, contact_ids = _conversation_of(stack_db, msisdn)
     _texted_before_verifying(stack_db, msisdn)
