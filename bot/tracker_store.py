@@ -25,8 +25,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from rasa.core.tracker_store import RedisTrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.conversation import Dialogue
-from rasa.shared.core.events import ActiveLoop, ConversationPaused, Event, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    ConversationPaused,
+    Event,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from contacts.events import SECRET_SLOTS
@@ -142,6 +150,9 @@ class EventLogTrackerStore(RedisTrackerStore):
             state.append(ActiveLoop(before.active_loop_name, timestamp=stamp))
         if before.is_paused():
             state.append(ConversationPaused(timestamp=stamp))
+        # A turn to start from, as a session start gives: without it a window of rule-predicted
+        # form turns leaves the memoization policy no state (IndexError in Rasa).
+        state.insert(0, ActionExecuted(ACTION_LISTEN_NAME, timestamp=stamp))
         bodies = [e.as_dict() for e in state]
         mask_tracker_events(bodies, SECRET_SLOTS)
         return {"checkpoint": json.dumps(bodies),

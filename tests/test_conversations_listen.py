@@ -164,17 +164,7 @@ def test_a_request_s_texts_leave_out_secrets_and_earlier_requests():
 
 # --- The scripted customers: the task done, in the fewest turns the missing facts allow ---
 
-# Conversations long enough for the tracker store to checkpoint inside a flow: Rasa's
-# memoization then finds no visible turn and raises (GraphComponentException: IndexError in
-# _choose_last_user_input); the customer gets "something went wrong". A bug of
-# bot/tracker_store.py's checkpoint (it carries no action_listen to predict from), reported.
-CHECKPOINT_BUG = pytest.mark.xfail(strict=True, reason="tracker store checkpoint inside a flow")
-LONG = {"network_terse", "billing_terse"}
-
-
-@pytest.mark.parametrize("persona", [
-    pytest.param(p, marks=CHECKPOINT_BUG) if p.name in LONG else p for p in PERSONAS],
-    ids=[p.name for p in PERSONAS])
+@pytest.mark.parametrize("persona", PERSONAS, ids=[p.name for p in PERSONAS])
 def test_scripted_customer(assistant, sender, subscriber, stack_db, persona):
     reference = (open_complaint(stack_db, subscriber.msisdn)
                  if persona.setup == "open_complaint" else None)
