@@ -278,3 +278,19 @@ def subscriber(stack_db):
     with stack_db.transaction() as session:
         add_subscriber(session, sub)
     return sub
+
+
+# --- Real Chromium (Debian's, which make test installs), for the browser tests ---
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=["--no-sandbox"])
+        yield chromium
+        chromium.close()

@@ -16,9 +16,9 @@ import pytest
 
 from handoff import queue
 from handoff.queue import Handoff
+from tests.conftest import CHROMIUM
 
 XSS = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
-CHROMIUM = "/usr/lib/chromium/chromium"
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -62,17 +62,6 @@ def shot(page, name: str) -> Path:
     return path
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
 def drain(assistant) -> None:
     client = assistant.redis()
     while queue.claim_next(client, "drain", list(queue.SKILLS), 100_000):

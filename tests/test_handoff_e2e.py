@@ -23,17 +23,6 @@ MEANWHILE = "it's about my <b>roaming</b> charges"
 
 
 @pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
 def agent_page(browser, console, assistant):
     """Tom's console, logged in, live; the queue drained of other tests' conversations."""
     from playwright.sync_api import expect

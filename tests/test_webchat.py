@@ -13,8 +13,7 @@ import pytest
 import websockets
 
 from bot.channels.webchat import session_from_token
-
-CHROMIUM = "/usr/lib/chromium/chromium"
+from tests.conftest import CHROMIUM
 
 
 def socket_url(assistant) -> str:

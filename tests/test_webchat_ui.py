@@ -31,17 +31,6 @@ ASK = "I want to speak to a real person"
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
 class CuttableProxy:
     """A TCP proxy to the Rasa server whose connections the test can cut (and refuse for a
     while): what a customer's flaky mobile network does to the socket."""
