@@ -16,8 +16,10 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.components.intents import choose_intent
 
 VALUE_ENTITIES = frozenset({"phone_number", "otp_code", "complaint_reference"})
 LEFTOVER = re.compile(r"[^\W_]")  # a letter or digit outside every value
@@ -50,9 +52,5 @@ class BareValues(GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             if is_bare_value(message) and (message.get(INTENT) or {}).get("name") != "inform":
-                chosen = {"name": "inform", "confidence": 1.0}
-                ranking = [c for c in message.get(INTENT_RANKING_KEY) or []
-                           if c["name"] != "inform"]
-                message.set(INTENT, chosen, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
+                choose_intent(message, "inform")
         return messages

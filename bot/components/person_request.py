@@ -29,6 +29,8 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.components.intents import choose_intent
+
 REQUEST_HUMAN = "request_human"
 TOPIC_ENTITY = "topic"
 # Intents that are not a topic for an agent: the conversation's own moves.
@@ -106,8 +108,4 @@ class PersonRequest(GraphComponent):
         intent = message.get(INTENT) or {}
         if intent.get("name") == REQUEST_HUMAN:
             return
-        ranking = [c for c in message.get(INTENT_RANKING_KEY) or []
-                   if c["name"] != REQUEST_HUMAN]
-        chosen = {"name": REQUEST_HUMAN, "confidence": 1.0}
-        message.set(INTENT, chosen, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
+        choose_intent(message, REQUEST_HUMAN)

@@ -16,8 +16,10 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
+from rasa.shared.nlu.constants import INTENT
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.components.intents import choose_intent
 
 RESPONSE_SELECTOR = "response_selector"
 
@@ -54,9 +56,5 @@ class RetrievalThreshold(GraphComponent):
                 continue
             confidence = retrieval_confidence(message, self.retrieval_intent)
             if confidence is not None and confidence < self.threshold:
-                fallback = {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0}
-                message.set(INTENT, fallback, add_to_output=True)
-                message.set(INTENT_RANKING_KEY,
-                            [fallback, *(message.get(INTENT_RANKING_KEY) or [])],
-                            add_to_output=True)
+                choose_intent(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
         return messages

@@ -17,11 +17,12 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import payloads
+from bot.components.intents import choose_intent
 
 WORD = re.compile(r"[^\W_]+")
 VOCABULARY_FILE = "vocabulary.json"
@@ -97,7 +98,4 @@ class UnknownWordsFallback(GraphComponent):
 
     @staticmethod
     def _set_fallback(message: Message) -> None:
-        fallback = {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0}
-        ranking = [fallback, *(message.get(INTENT_RANKING_KEY) or [])]
-        message.set(INTENT, fallback, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        choose_intent(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
