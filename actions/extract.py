@@ -24,7 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from text_to_num import alpha2digit
 
-from actions.flow import FlowValidation
+from actions.flow import FlowValidation, reject
 from switchboard.settings import PROJECT_ROOT
 
 PHONE = re.compile(r"(?<!\d)(?:\+44\s?7\d{3}|07\d{3})\s?\d{3}\s?\d{3}(?!\d)")
@@ -391,13 +391,7 @@ def reask(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,
           message: str) -> dict[str, Any]:
     """An answer of the wrong kind: ask again (the message carries an example), and after a
     second miss give up, so the flow offers a person."""
-    retries = int(tracker.get_slot("form_retries") or 0) + 1
-    if retries >= KIND_RETRIES:
-        dispatcher.utter_message(text=f"{message} Let's stop here rather than go round in "
-                                      "circles.")
-        return {slot: None, "form_retries": None, "flow_failed": "too_many_retries"}
-    dispatcher.utter_message(text=message)
-    return {slot: None, "form_retries": retries}
+    return reject(dispatcher, tracker, slot, message, limit=KIND_RETRIES)
 
 
 def changed_field(answer: Turn, required: Sequence[str]) -> str | None:

@@ -41,11 +41,12 @@ def reset_flow(tracker: Tracker) -> list[EventType]:
 
 
 def reject(
-    dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, message: str
+    dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, message: str,
+    limit: int = MAX_RETRIES,
 ) -> dict[str, Any]:
-    """Re-prompt for a bad value, or give up after MAX_RETRIES bad values in a row."""
+    """Re-prompt for a bad value, or give up after ``limit`` bad values in a row."""
     retries = int(tracker.get_slot("form_retries") or 0) + 1
-    if retries >= MAX_RETRIES:
+    if retries >= limit:
         dispatcher.utter_message(text=f"{message} Let's stop here rather than go round in "
                                       "circles.")
         return {slot: None, "form_retries": None, "flow_failed": "too_many_retries"}
