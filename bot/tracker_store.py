@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
+import redis
 from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.conversation import Dialogue
@@ -40,6 +41,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_tracker_events
 
+T = TypeVar("T")
 # A retrieve reads between KEEP_EVENTS and CHECKPOINT_EVENTS events: about as many as the 20th
 # turn of a conversation holds, so turn 600 costs what turn 20 does (bench/turn_cost.py).
 CHECKPOINT_EVENTS = 72  # events since the session start or the last checkpoint (~12 turns)
@@ -59,9 +61,8 @@ class EventLogTrackerStore(RedisTrackerStore):
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The latest session (from its checkpoint, if it has one)."""
         key = self.key_prefix + sender_id
-        self._upgrade(key, sender_id)
         snapshot, first = _window(self.red.hgetall(self._meta_key(sender_id)))
-        stored = self.red.lrange(key, first, -1)
+        stored = self._upgraded(key, sender_id, lambda: self.red.lrange(key, first, -1))
         if not stored:
             return None
         return self._tracker(sender_id, [*snapshot, *map(json.loads, stored)])
@@ -69,16 +70,17 @@ class EventLogTrackerStore(RedisTrackerStore):
     async def retrieve_full_tracker(self, sender_id: str) -> DialogueStateTracker | None:
         """Every session, every event (masked), as stored."""
         key = self.key_prefix + sender_id
-        self._upgrade(key, sender_id)
-        stored = self.red.lrange(key, 0, -1)
+        stored = self._upgraded(key, sender_id, lambda: self.red.lrange(key, 0, -1))
         return self._tracker(sender_id, list(map(json.loads, stored))) if stored else None
 
     async def save(self, tracker: DialogueStateTracker, timeout: float | None = None) -> None:
         """Append the events this turn added; stream them (masked) to the event broker."""
         key, meta_key = self.key_prefix + tracker.sender_id, self._meta_key(tracker.sender_id)
-        self._upgrade(key, tracker.sender_id)
-        with self.red.pipeline(transaction=False) as pipe:
-            meta, length = pipe.hgetall(meta_key).llen(key).execute()
+        def read() -> list[Any]:
+            with self.red.pipeline(transaction=False) as pipe:
+                return pipe.hgetall(meta_key).llen(key).execute()
+
+        meta, length = self._upgraded(key, tracker.sender_id, read)
         snapshot, first = _window(meta)
         loaded = len(snapshot) + max(length - first, 0) if length else 0
         new = list(itertools.islice(tracker.events, loaded, None))
@@ -158,8 +160,18 @@ class EventLogTrackerStore(RedisTrackerStore):
         return {"checkpoint": json.dumps(bodies),
                 "checkpoint_at": str(total - (len(events) - position))}
 
+    def _upgraded(self, key: str, sender_id: str, read: Callable[[], T]) -> T:
+        """``read()``; a tracker an earlier version stored as one JSON value answers WRONGTYPE:
+        it becomes an event list once, then ``read()`` again (no extra round trip per turn)."""
+        try:
+            return read()
+        except redis.ResponseError as exc:
+            if not str(exc).startswith("WRONGTYPE"):
+                raise
+        self._upgrade(key, sender_id)
+        return read()
+
     def _upgrade(self, key: str, sender_id: str) -> None:
-        """A tracker an earlier version stored as one JSON value becomes an event list."""
         if self.red.type(key) != "string":
             return
         stored = self.red.get(key)
