@@ -28,7 +28,7 @@ from switchboard.redis_client import redis_client
 from switchboard.settings import load_settings
 from switchboard.sms import SmsError, sms_gateway
 from verification import attempts, codes, identity
-from verification.idle import verified_idle_limit
+from verification.idle import verification_current, verified_idle_limit
 
 log = get_logger(__name__)
 
@@ -82,20 +82,8 @@ def is_verified(tracker: Tracker) -> bool:
 def _still_current(tracker: Tracker) -> bool:
     """The verification has not been followed by a goodbye or by a silence longer than the
     contact inactivity timeout (a new contact verifies again)."""
-    timeout = verified_idle_limit(load_settings(), tracker.sender_id)
-    later = None  # the timestamp of the newer message while walking back
-    for event in reversed(tracker.events):
-        stamp = event.get("timestamp") or 0.0
-        if later is not None and later - stamp > timeout:
-            return False
-        if event.get("event") == "slot" and event.get("name") == "verified_msisdn":
-            return True
-        if event.get("event") == "user":
-            intent = (event.get("parse_data") or {}).get("intent") or {}
-            if later is not None and intent.get("name") == "goodbye":
-                return False  # an earlier goodbye ended the contact the verification was in
-            later = stamp
-    return False
+    return verification_current(tracker.events,
+                                verified_idle_limit(load_settings(), tracker.sender_id))
 
 
 class ValidateVerificationForm(FormValidationAction):

@@ -40,16 +40,18 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_tracker_events
+from switchboard.settings import load_settings
+from verification.idle import VERIFIED_SLOT, verification_current, verified_idle_limit
 
 T = TypeVar("T")
 # A retrieve reads between KEEP_EVENTS and CHECKPOINT_EVENTS events: about as many as the 20th
 # turn of a conversation holds, so turn 600 costs what turn 20 does (bench/turn_cost.py).
 CHECKPOINT_EVENTS = 72  # events since the session start or the last checkpoint (~12 turns)
 KEEP_EVENTS = 36  # events kept after a new checkpoint (~6 turns: more than any policy reads)
-# Not carried across a checkpoint: whether a verification still holds is judged from the events
-# since it (a goodbye, a silence past the timeout), which a checkpoint drops, so the customer
-# verifies again rather than a lapsed verification coming back (SECURITY.md).
-FORGOTTEN_AT_CHECKPOINT = frozenset({"verified_msisdn", "verification_method_used"})
+# Whether a verification still holds is judged from the events since it (a goodbye, a silence
+# past the timeout), which a checkpoint drops: so it is carried across only if it still holds
+# at the checkpoint, and a lapsed verification never comes back (SECURITY.md).
+VERIFICATION_SLOTS = frozenset({VERIFIED_SLOT, "verification_method_used"})
 
 
 class EventLogTrackerStore(RedisTrackerStore):
@@ -145,9 +147,13 @@ class EventLogTrackerStore(RedisTrackerStore):
         before = DialogueStateTracker.from_events(tracker.sender_id, events[:position],
                                                   slots=self.domain.slots)
         stamp = events[position - 1].timestamp
+        verified = verification_current(
+            (e.as_dict() for e in events[:position]),
+            verified_idle_limit(load_settings(), tracker.sender_id))
         state: list[Event] = [SlotSet(name, value, timestamp=stamp)
                               for name, value in before.current_slot_values().items()
-                              if value is not None and name not in FORGOTTEN_AT_CHECKPOINT]
+                              if value is not None
+                              and (verified or name not in VERIFICATION_SLOTS)]
         if before.active_loop_name:
             state.append(ActiveLoop(before.active_loop_name, timestamp=stamp))
         if before.is_paused():

@@ -78,16 +78,27 @@ def test_a_long_conversation_is_retrieved_with_its_state_from_a_bounded_window(s
     final, loaded = converse(store, domain, sender, 300, extra)
     assert max(loaded) <= CHECKPOINT_EVENTS + 2 * KEEP_EVENTS  # flat, not 1,200 events
     again = asyncio.run(store.retrieve(sender))
-    # A verification is not carried across a checkpoint (whether it lapsed is judged from the
-    # events the checkpoint drops): the customer verifies again.
-    assert again.get_slot("verified_msisdn") is None
-    assert {k: v for k, v in again.current_slot_values().items() if k != "verified_msisdn"} == {
-        k: v for k, v in final.current_slot_values().items() if k != "verified_msisdn"}
+    # Still current at every checkpoint (no goodbye, no silence): carried across.
+    assert again.current_slot_values() == final.current_slot_values()
+    assert again.get_slot("verified_msisdn") == "447700900001.1.ab"
     assert again.active_loop_name == "verification_form"
     assert again.latest_message.text == "message 299"
     full = asyncio.run(store.retrieve_full_tracker(sender))
     assert [e.text for e in full.events if isinstance(e, UserUttered)] == [
         f"message {n}" for n in range(300)]
+
+
+def test_a_verification_ended_by_a_goodbye_is_not_carried_across_a_checkpoint(store, domain):
+    """Verified, then "bye", then small talk past a checkpoint: the checkpoint drops the goodbye,
+    so it must drop the verification too (a lapsed one coming back gave a PUK away)."""
+    sender = f"rest:lapsed-{uuid.uuid4().hex[:8]}"
+    bye = UserUttered("bye", {"name": "goodbye", "confidence": 0.99}, timestamp=1_000_005.5)
+    extra = {3: [SlotSet("verified_msisdn", "447700900001.1.ab", timestamp=1_000_003.6)],
+             5: [bye, ActionExecuted("utter_goodbye", timestamp=1_000_005.6),
+                 ActionExecuted("action_listen", timestamp=1_000_005.7)]}
+    converse(store, domain, sender, 60, extra)
+    again = asyncio.run(store.retrieve(sender))
+    assert again.get_slot("verified_msisdn") is None
 
 
 def test_a_new_session_starts_the_window_afresh(store, domain):
