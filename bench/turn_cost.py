@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -76,10 +77,11 @@ def main() -> None:
         server = embedded_redis(settings, Path(workdir))
         server.start()
         server.wait_ready()
+        os.environ["REDIS_URL"] = settings.effective_redis_url  # ours uses the client factory
         try:
             port = settings.embedded_redis_port
             stores = {"stock": RedisTrackerStore(domain, port=port, key_prefix="stock"),
-                      "ours": EventLogTrackerStore(domain, port=port, key_prefix="ours")}
+                      "ours": EventLogTrackerStore(domain, key_prefix="ours")}
             results = {name: asyncio.run(converse(store, domain, f"bench-{name}", args.turns))
                        for name, store in stores.items()}
         finally:

@@ -40,6 +40,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_tracker_events
+from switchboard.redis_client import redis_client, refuse_connection_settings
 from switchboard.settings import load_settings
 from verification.idle import VERIFIED_SLOT, verification_current, verified_idle_limit
 
@@ -55,7 +56,19 @@ VERIFICATION_SLOTS = frozenset({VERIFIED_SLOT, "verification_method_used"})
 
 
 class EventLogTrackerStore(RedisTrackerStore):
-    """Rasa's tracker store interface over an append-only Redis list per conversation."""
+    """Rasa's tracker store interface over an append-only Redis list per conversation.
+
+    Its Redis is the process's (``switchboard.redis_client``: REDIS_URL or the sentinels'
+    primary), so ``endpoints.yml`` names no server. Raises ValueError if it tries to.
+    """
+
+    def __init__(self, domain: Any, host: str | None = None, event_broker: Any = None,
+                 record_exp: str | float | None = None, key_prefix: str | None = None,
+                 **connection: Any) -> None:
+        refuse_connection_settings(host, connection)
+        super().__init__(domain, event_broker=event_broker, record_exp=record_exp,
+                         key_prefix=key_prefix)
+        self.red = redis_client()
 
     def _meta_key(self, sender_id: str) -> str:
         return self.key_prefix.removesuffix("tracker:") + "tracker_meta:" + sender_id

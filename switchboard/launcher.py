@@ -263,7 +263,7 @@ class Stack:
         make_private(settings.data_dir)
         self.settings = settings
         self.processes: list[ManagedProcess] = []
-        if settings.redis_url is None:
+        if settings.embedded_redis:
             self.processes.append(embedded_redis(settings, log_dir))
         self.processes.append(contacts_server(settings, log_dir))
         self.processes.append(action_server(settings, log_dir))

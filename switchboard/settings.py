@@ -10,7 +10,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from handoff.hours import OpeningHours, parse_hours
 
@@ -25,6 +24,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _addresses(env: Mapping[str, str], name: str) -> tuple[tuple[str, int], ...]:
+    """``host:port,host:port`` as pairs; ValueError names the variable on a malformed one."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in env.get(name, "").split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{name} must be host:port[,host:port...], got {item!r}")
+        pairs.append((host, int(port)))
+    return tuple(pairs)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -64,6 +74,10 @@ class Settings:
 
     data_dir: Path
     redis_url: str | None  # None: the launcher starts an embedded redis-server
+    # Sentinel addresses (host:port): the Redis primary is asked of them, and followed after a
+    # failover; REDIS_URL then gives only the password and database number.
+    redis_sentinels: tuple[tuple[str, int], ...]
+    redis_sentinel_service: str  # the primary's name in the sentinels' configuration
     embedded_redis_port: int
     rasa_port: int
     rasa_url: str | None  # how other processes reach the Rasa server (None: its loopback port)
@@ -125,6 +139,8 @@ class Settings:
         return cls(
             data_dir=data_dir,
             redis_url=env.get("REDIS_URL") or None,
+            redis_sentinels=_addresses(env, "REDIS_SENTINELS"),
+            redis_sentinel_service=env.get("REDIS_SENTINEL_SERVICE") or "switchboard",
             embedded_redis_port=_int(env, "SWITCHBOARD_REDIS_PORT", 6379),
             rasa_port=_int(env, "RASA_PORT", 5005),
             rasa_url=(env.get("RASA_URL") or "").rstrip("/") or None,
@@ -229,6 +245,10 @@ class Settings:
                             ("REST_CHANNEL_TOKEN", self.rest_token),
                             ("ACTION_SERVER_URL", self.action_server_url),
                             ("RASA_URL", self.rasa_url),
+                            ("REDIS_SENTINELS", ",".join(f"{h}:{p}"
+                                                         for h, p in self.redis_sentinels)),
+                            ("REDIS_SENTINEL_SERVICE", self.redis_sentinels
+                             and self.redis_sentinel_service),
                             ("ACTION_SERVER_TOKEN", self.action_server_token)):
             if value:
                 env[name] = value
@@ -237,6 +257,11 @@ class Settings:
     @property
     def opening_hours(self) -> OpeningHours:
         return parse_hours(self.handoff_hours, self.handoff_timezone)
+
+    @property
+    def embedded_redis(self) -> bool:
+        """Whether the launcher starts its own redis-server (neither REDIS_URL nor sentinels)."""
+        return self.redis_url is None and not self.redis_sentinels
 
     @property
     def effective_redis_url(self) -> str:
@@ -266,14 +291,8 @@ class Settings:
         ``TRACKER_TTL_SECONDS`` is whole digits, which redis-py's ``SET ... EX`` accepts as a
         string (the tracker store passes it on unconverted).
         """
-        parts = urlsplit(self.effective_redis_url)
-        db = (parts.path or "/0").lstrip("/") or "0"
         return {
             "ACTION_ENDPOINT_URL": self.action_endpoint_url,
-            "REDIS_HOST": parts.hostname or "127.0.0.1",
-            "REDIS_PORT": str(parts.port or 6379),
-            "REDIS_DB": db,
-            "REDIS_PASSWORD": parts.password or "",
             # Every save sets the tracker with this expiry, so it counts from the last message.
             "TRACKER_TTL_SECONDS": str(max(1, round(self.tracker_ttl_days * 86400))),
         }

@@ -316,7 +316,7 @@ def test_the_entrypoint_runs_each_process_as_the_launcher_does():
     assert rasa[1:4] == ["-m", "bot.server", "run"]
     assert rasa[rasa.index("--model") + 1] == "/app/models"  # the newest model found there
     assert rasa[rasa.index("--port") + 1] == "5005" and "--enable-api" in rasa
-    assert rasa_env["REDIS_HOST"] == "switchboard-redis"
+    assert rasa_env["REDIS_URL"] == "redis://switchboard-redis:6379/0"
     assert rasa_env["ACTION_ENDPOINT_URL"] == "http://switchboard-actions:5055/webhook"
     assert rasa_env["ACTION_SERVER_AUTHORIZATION"].startswith("Bearer ")
     assert rasa_env["SANIC_WORKERS"] == "1"

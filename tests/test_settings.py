@@ -14,17 +14,28 @@ def test_defaults_run_everything_locally():
     assert (settings.rasa_port, settings.action_port, settings.rasa_workers) == (5005, 5055, 2)
 
 
-def test_rasa_endpoints_get_host_port_db_and_password_from_redis_url():
+def test_rasa_endpoints_get_the_action_server_and_tracker_expiry_but_no_redis_secret():
+    """Rasa's stores take Redis from the client factory, so its password is not spread into
+    endpoint variables any more."""
     settings = Settings.from_env({"REDIS_URL": "redis://:s3cret@cache.internal:6380/3",
                                   "ACTION_SERVER_PORT": "7000"})
     assert settings.rasa_endpoint_env() == {
         "ACTION_ENDPOINT_URL": "http://127.0.0.1:7000/webhook",
-        "REDIS_HOST": "cache.internal",
-        "REDIS_PORT": "6380",
-        "REDIS_DB": "3",
-        "REDIS_PASSWORD": "s3cret",
         "TRACKER_TTL_SECONDS": "259200",  # TRACKER_TTL_DAYS' default, 3 days
     }
+
+
+def test_sentinels_are_host_port_pairs_and_replace_the_embedded_redis():
+    settings = Settings.from_env({"REDIS_SENTINELS": "10.0.0.1:26379, s2.internal:26380",
+                                  "REDIS_SENTINEL_SERVICE": "kestrel"})
+    assert settings.redis_sentinels == (("10.0.0.1", 26379), ("s2.internal", 26380))
+    assert not settings.embedded_redis and Settings.from_env({}).embedded_redis
+    child = Settings.from_env(settings.to_env())  # the launcher's children see the same
+    assert (child.redis_sentinels, child.redis_sentinel_service) == (
+        settings.redis_sentinels, "kestrel")
+    for wrong in ("10.0.0.1", "10.0.0.1:port", ":26379"):
+        with pytest.raises(ValueError, match="REDIS_SENTINELS"):
+            Settings.from_env({"REDIS_SENTINELS": wrong})
 
 
 def test_the_action_server_url_can_point_at_a_cluster_service():

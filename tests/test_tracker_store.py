@@ -30,12 +30,16 @@ def domain() -> Domain:
 
 
 @pytest.fixture
-def store(redis_settings, domain) -> EventLogTrackerStore:
-    from urllib.parse import urlsplit
+def store(redis_settings, domain, monkeypatch) -> EventLogTrackerStore:
+    monkeypatch.setenv("REDIS_URL", redis_settings.effective_redis_url)  # the client factory's
+    return EventLogTrackerStore(domain, key_prefix="switchboard", record_exp="3600")
 
-    parts = urlsplit(redis_settings.effective_redis_url)
-    return EventLogTrackerStore(domain, host=parts.hostname, port=parts.port, db=0,
-                                key_prefix="switchboard", record_exp="3600")
+
+def test_endpoints_cannot_name_a_redis_server_the_store_would_ignore(domain):
+    with pytest.raises(ValueError, match="REDIS_SENTINELS"):
+        EventLogTrackerStore(domain, host="cache.internal", key_prefix="switchboard")
+    with pytest.raises(ValueError, match="port"):
+        EventLogTrackerStore(domain, port=6380, key_prefix="switchboard")
 
 
 def turn(n: int, stamp: float) -> list:
