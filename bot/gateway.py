@@ -15,7 +15,7 @@ import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.exceptions import RedisError
@@ -37,6 +37,9 @@ log = get_logger(__name__)
 APOLOGY = ("Sorry, something went wrong on our side while answering. Your message is saved and "
            "a colleague will see it; please try again in a moment.")
 APOLOGY_SHORT = "Sorry, something went wrong on our side while answering."
+
+T = TypeVar("T")
+_unawaited: set[asyncio.Task] = set()  # turns whose caller hung up: a reference keeps them
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,27 @@ async def first_delivery(channel: str, sender_id: str, message_id: str) -> bool:
     if taken.state is claims.State.NEW:
         await claims.commit(client, taken)
     return taken.state is claims.State.NEW
+
+
+async def to_completion(work: Awaitable[T]) -> T:
+    """Await ``work`` and let it finish even if the request awaiting it is cancelled. Sanic
+    cancels a handler when its client hangs up (Twilio after 15 s, error 11200; a REST client's
+    timeout; a closed web chat tab): a turn cut there had sent part of its reply, saved nothing
+    and released its claim, so the provider's retry was answered a second time."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        _unawaited.add(task)
+        task.add_done_callback(_finished_alone)
+        raise
+
+
+def _finished_alone(task: asyncio.Task) -> None:
+    """A turn nobody awaits any more ended: log what it raised (no one else will)."""
+    _unawaited.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("message.failed_after_hangup", error=type(task.exception()).__name__)
 
 
 @metrics.timed_delivery  # switchboard_messages_total by outcome, reply latency

@@ -27,7 +27,7 @@ from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from bot.channels.base import WebhookChannel, is_text
-from bot.gateway import Inbound, Outcome, deliver
+from bot.gateway import Inbound, Outcome, deliver, to_completion
 from switchboard.keys import rest_token, token_matches
 from switchboard.settings import load_settings
 
@@ -63,7 +63,7 @@ class RestInput(WebhookChannel):
             inbound = Inbound(self.name(), NAMESPACE + sender, text, message_id,
                               {"client": metadata} if metadata else {})
             try:
-                outcome = await deliver(inbound, collector, on_new_message)
+                outcome = await to_completion(deliver(inbound, collector, on_new_message))
             except RedisError:
                 return response.json({"error": "temporarily unavailable, retry"}, status=503,
                                      headers={"Retry-After": "1"})

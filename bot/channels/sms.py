@@ -49,7 +49,7 @@ from twilio.request_validator import RequestValidator
 from bot import claims
 from bot.channels import registry
 from bot.channels.base import WebhookChannel
-from bot.gateway import Inbound, Outcome, deliver
+from bot.gateway import Inbound, Outcome, deliver, to_completion
 from contacts import delivery, events
 from contacts.masking import mask_secrets
 from switchboard.log import conversation_ref, get_logger
@@ -280,7 +280,7 @@ class TwilioSmsInput(WebhookChannel):
             if isinstance(message, str):
                 return response.json({"error": message}, status=400)
             try:
-                outcome = await _handle(message, settings, on_new_message)
+                outcome = await to_completion(_handle(message, settings, on_new_message))
             except RedisError:
                 return response.json({"error": "temporarily unavailable"}, status=503)
             if outcome is Outcome.BUSY:  # Twilio posted it again while it is being answered:

@@ -72,7 +72,7 @@ from telegram.error import (
 
 from bot.channels import registry
 from bot.channels.base import WebhookChannel
-from bot.gateway import Inbound, Outcome, deliver, first_delivery
+from bot.gateway import Inbound, Outcome, deliver, first_delivery, to_completion
 from contacts import delivery, events
 from switchboard.keys import telegram_secret
 from switchboard.log import conversation_ref, get_logger
@@ -351,7 +351,7 @@ class TelegramInput(WebhookChannel):
                 return response.json({"error": "the body must be a Telegram Update"},
                                      status=400)
             try:
-                outcome = await handle_update(update, settings, on_new_message)
+                outcome = await to_completion(handle_update(update, settings, on_new_message))
             except RedisError:  # a 5xx makes Telegram deliver the update again later
                 return response.json({"error": "temporarily unavailable"}, status=503)
             if outcome is Outcome.BUSY:  # an earlier delivery is still being answered: if it

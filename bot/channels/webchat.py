@@ -44,7 +44,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import registry
 from bot.channels.base import is_text
-from bot.gateway import Inbound, deliver
+from bot.gateway import Inbound, deliver, to_completion
 from contacts import events, service
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_secrets
@@ -263,7 +263,8 @@ class ChatSession:
         if await self._with_bot():
             await self._send({"type": "typing"})  # the assistant answers: "typing..."
         inbound = Inbound("webchat", sender_of(self.session_id), text, message_id)
-        await deliver(inbound, WebchatOutput(self.session_id), self.on_new_message)
+        await to_completion(deliver(inbound, WebchatOutput(self.session_id),
+                                    self.on_new_message))
 
     async def _with_bot(self) -> bool:
         """Whether the assistant (not the queue or an agent) holds the conversation now."""

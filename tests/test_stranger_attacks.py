@@ -1,0 +1,86 @@
+"""Attacks by a stranger and by providers sending real traffic, through the running stack:
+providers that hang up mid-turn, redeliveries, foreign text. Each test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+
+from tests import telegram_updates as tg
+from tests.conftest import TELEGRAM_SECRET
+from tests.test_sms_channel import (
+    ROAMING,
+    inbound_form,
+    settled,
+    sign,
+    twilio,
+    twilio_post,
+    webhook,
+)
+from tests.test_telegram_channel import message_update, post, texts_to
+
+number = pytest.fixture(lambda: f"+4477009{uuid.uuid4().int % 10**5:05d}", name="number")
+
+
+def hang_up(url: str, data: bytes, headers: dict[str, str], after: float = 1.0) -> None:
+    """Post, and stop waiting after ``after`` seconds, as a provider does (Twilio after 15 s,
+    error 11200): the request must still have been running then."""
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)
+    with pytest.raises((TimeoutError, urllib.error.URLError)):
+        urllib.request.urlopen(request, timeout=after)
+
+
+def user_turns(assistant, sender_id: str, count: int = 1, wait: float = 30.0) -> list[str]:
+    """The customer's texts in the tracker, once there are ``count`` (or ``wait`` passed)."""
+    deadline = time.monotonic() + wait
+    while True:
+        said = [e["text"] for e in assistant.tracker(sender_id)["events"]
+                if e["event"] == "user"]
+        if len(said) >= count or time.monotonic() > deadline:
+            return said
+        time.sleep(0.2)
+
+
+# --- A provider that hangs up mid-turn -------------------------------------------------------
+
+def test_an_sms_turn_is_finished_when_twilio_hangs_up_and_its_retry_is_a_duplicate(
+        assistant, number):
+    """Twilio stops waiting after 15 s; Sanic then cancelled the handler: half the reply sent,
+    the turn never saved, the claim released, and Twilio's retry answered it again."""
+    conversation = f"sms:{number.lstrip('+')}"
+    twilio(assistant).fail_next(number, 20429, retry_after=3)  # the reply waits 3 s
+    signed, posted = webhook(assistant)
+    form = inbound_form(number, ROAMING)
+    hang_up(posted, urllib.parse.urlencode(form).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded",
+             "X-Twilio-Signature": sign(signed, form)})
+    assert user_turns(assistant, conversation) == [ROAMING]
+    parts = settled(assistant, number)
+    assert "Roam Like Home" in " ".join(parts) and "Roam Day Pass" in " ".join(parts)
+    assert twilio_post(assistant, number, ROAMING, sid=form["MessageSid"])[0] == 200
+    assert settled(assistant, number) == parts  # Twilio's retry: a duplicate
+    [contact] = assistant.contacts(conversation)
+    assert [t["author"] for t in contact["touches"]].count("customer") == 1
+
+
+def test_a_telegram_turn_is_finished_when_the_caller_hangs_up(assistant, fake_telegram):
+    from tests.fakes import too_many_requests
+
+    chat_id = tg.new_id()
+    fake_telegram.fail("sendMessage", too_many_requests(3), chat_id=chat_id)
+    update = message_update(chat_id, text=ROAMING)
+    hang_up(f"{assistant.base_url}/webhooks/telegram/webhook", json.dumps(update).encode(),
+            {"Content-Type": "application/json",
+             "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
+    assert user_turns(assistant, f"telegram:{chat_id}") == [ROAMING]
+    [answer] = texts_to(fake_telegram, chat_id)
+    assert "Roam Like Home" in answer
+    assert post(assistant, update)[0] == 200  # Telegram's redelivery: answered once
+    time.sleep(1.0)
+    assert texts_to(fake_telegram, chat_id) == [answer]
