@@ -12,6 +12,7 @@ broker (bot/contact_events.py), which sees each message with its NLU result.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.exceptions import RedisError
 
 from bot import claims, payloads
+from bot.channels.base import printable
 from contacts import events
 from contacts.masking import mask_secrets
 from handoff import inbound as handoff_inbound
@@ -106,6 +108,7 @@ async def deliver(
     Raises RedisError when Redis failed before the message was handled: the claim is released
     and the channel answers a retryable status, so the provider's retry is processed afresh.
     """
+    inbound = dataclasses.replace(inbound, text=printable(inbound.text))
     client = async_redis_client()
     taken = await claims.claim(client, inbound.channel, inbound.sender_id, inbound.message_id)
     if taken.state is claims.State.DONE:

@@ -84,3 +84,28 @@ def test_a_telegram_turn_is_finished_when_the_caller_hangs_up(assistant, fake_te
     assert post(assistant, update)[0] == 200  # Telegram's redelivery: answered once
     time.sleep(1.0)
     assert texts_to(fake_telegram, chat_id) == [answer]
+
+
+# --- Control characters: what the record can store and an operator's terminal can show ------
+
+def customer_touches(assistant, sender_id: str) -> list[str]:
+    return [t["text"] for c in assistant.contacts(sender_id) for t in c["touches"]
+            if t["author"] == "customer"]
+
+
+def test_a_nul_in_a_message_never_reaches_the_tracker_or_the_record(assistant, sender):
+    """PostgreSQL cannot store NUL: the recorder could never write the message (a dead
+    letter), so the customer's words were missing from their contact record."""
+    said = " ".join(m.get("text", "") for m in assistant.say(sender, f"{ROAMING}\x00"))
+    assert "Roam Like Home" in said
+    assert user_turns(assistant, sender) == [ROAMING]
+    assert customer_touches(assistant, sender) == [ROAMING]
+
+
+def test_terminal_escapes_in_an_sms_never_reach_an_operators_terminal(assistant, number):
+    """``switchboard contacts show`` prints the record: an ESC sequence in a customer's text
+    would clear the operator's screen or retitle their terminal."""
+    twilio_post(assistant, number, "\x1b]0;owned\x07\x1b[2J\x9bhello")
+    conversation = f"sms:{number.lstrip('+')}"
+    assert user_turns(assistant, conversation) == ["]0;owned[2Jhello"]
+    assert customer_touches(assistant, conversation) == ["]0;owned[2Jhello"]

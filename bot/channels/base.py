@@ -3,6 +3,7 @@ credentials.yml) and a health route at the channel's root."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel
@@ -34,3 +35,14 @@ def is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls (U+0080-U+009F).
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """The text without control characters: PostgreSQL cannot store NUL (the contact recorder
+    could never write the message), and escape sequences would reach the terminal of an
+    operator reading the record (``switchboard contacts show``)."""
+    return _CONTROLS.sub("", text)

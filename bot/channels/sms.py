@@ -48,7 +48,7 @@ from twilio.request_validator import RequestValidator
 
 from bot import claims
 from bot.channels import registry
-from bot.channels.base import WebhookChannel
+from bot.channels.base import WebhookChannel, printable
 from bot.gateway import Inbound, Outcome, deliver, to_completion
 from contacts import delivery, events
 from contacts.masking import mask_secrets
@@ -321,7 +321,7 @@ def signed_by_twilio(request: Request, form: dict[str, str], settings: Settings)
 
 def parse_message(form: dict[str, str]) -> TwilioMessage | str:
     """The message, or why the post is malformed."""
-    sender, sid, body = form.get("From"), form.get("MessageSid"), form.get("Body", "")
+    sender, sid, body = form.get("From"), form.get("MessageSid"), printable(form.get("Body", ""))
     if not sender or not sid:
         return "From and MessageSid are required"
     if len(body) > MAX_BODY:
