@@ -53,6 +53,10 @@ class Inbound:
     text: str
     message_id: str  # the channel's own id (Telegram update_id, Twilio MessageSid, ...)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # What the assistant reads of the text (an SMS "2" to numbered options: that option), run
+    # only once the message is claimed: a duplicate or a busy attempt must change nothing.
+    prepare: Callable[[str], Awaitable[str]] | None = field(default=None, compare=False,
+                                                          repr=False)
 
     def for_handoff(self, recorded: bool = False) -> handoff_inbound.CustomerMessage:
         return handoff_inbound.CustomerMessage(self.sender_id, self.channel, self.text,
@@ -116,7 +120,7 @@ async def deliver(
     if taken.state is claims.State.BUSY:
         return Outcome.BUSY
     try:
-        outcome = await _process(inbound, output, on_new_message)
+        outcome = await _process(await _prepared(inbound), output, on_new_message)
     except BaseException:
         try:
             await claims.release(client, taken)
@@ -127,6 +131,12 @@ async def deliver(
         raise
     await claims.commit(client, taken)
     return outcome
+
+
+async def _prepared(inbound: Inbound) -> Inbound:
+    if inbound.prepare is None:
+        return inbound
+    return dataclasses.replace(inbound, text=await inbound.prepare(inbound.text), prepare=None)
 
 
 async def _process(inbound: Inbound, output: OutputChannel,

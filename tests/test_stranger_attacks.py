@@ -109,3 +109,43 @@ def test_terminal_escapes_in_an_sms_never_reach_an_operators_terminal(assistant,
     conversation = f"sms:{number.lstrip('+')}"
     assert user_turns(assistant, conversation) == ["]0;owned[2Jhello"]
     assert customer_touches(assistant, conversation) == ["]0;owned[2Jhello"]
+
+
+# --- Numbered options on SMS: only the message that is processed may use them ---------------
+
+def offered_options(assistant, number: str) -> str:
+    """Two messages the assistant cannot read: it offers a person as numbered options. The
+    second message's MessageSid."""
+    twilio_post(assistant, number, "xqzv blorptang wuggle")
+    sid = f"SM{uuid.uuid4().hex}"
+    twilio_post(assistant, number, "fnord zibble quaxx", sid=sid)
+    assert "Reply with the number" in " ".join(settled(assistant, number))
+    return sid
+
+
+def test_a_redelivered_sms_leaves_the_numbered_options_to_the_customers_reply(
+        assistant, number, agents_online):
+    """Twilio redelivered the message the options answered (its retry after a slow answer):
+    the duplicate took the options, and the customer's "1" was read as a bare number."""
+    sid = offered_options(assistant, number)
+    assert twilio_post(assistant, number, "fnord zibble quaxx", sid=sid)[0] == 200
+    before = len(settled(assistant, number))
+    twilio_post(assistant, number, "1")
+    assert "passing you to one of our agents" in " ".join(settled(assistant, number)[before:])
+
+
+def test_an_sms_choice_retried_after_a_failed_attempt_is_still_that_choice(
+        assistant, number, agents_online):
+    """The first attempt took the options, then Redis failed (503); Twilio's retry of the same
+    "1" found no options and was read as a bare number."""
+    offered_options(assistant, number)
+    before = len(settled(assistant, number))
+    sid = f"SM{uuid.uuid4().hex}"
+    client = assistant.redis()
+    client.execute_command("ACL", "SETUSER", "default", "-sismember")
+    try:
+        assert twilio_post(assistant, number, "1", sid=sid)[0] == 503
+    finally:
+        client.execute_command("ACL", "SETUSER", "default", "+sismember")
+    assert twilio_post(assistant, number, "1", sid=sid)[0] == 200
+    assert "passing you to one of our agents" in " ".join(settled(assistant, number)[before:])

@@ -32,6 +32,7 @@ undelivered reply is kept in the contact record.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import urllib.parse
@@ -165,6 +166,10 @@ def numbered(text: str, buttons: list[dict[str, Any]]) -> str:
 
 def _buttons_key(sender_id: str) -> str:
     return f"switchboard:sms:buttons:{sender_id}"
+
+
+def _choice_key(sid: str) -> str:
+    return f"switchboard:sms:choice:{sid}"
 
 
 # --- Sending -------------------------------------------------------------------------------
@@ -368,9 +373,9 @@ async def _handle(message: TwilioMessage, settings: Settings,
                            lambda: _not_for_the_assistant(client, message, keyword, output))
     if marked.startswith("undeliverable:"):  # it writes to us, so it can be written to
         await mark(client, message.channel, message.msisdn, None, "wrote to us")
-    text = await _button_choice(message.sender_id, message.body.strip())
-    inbound = Inbound(message.channel, message.sender_id, text, message.sid,
-                      {"channel_verified_msisdn": message.msisdn})
+    inbound = Inbound(message.channel, message.sender_id, message.body.strip(), message.sid,
+                      {"channel_verified_msisdn": message.msisdn},
+                      prepare=functools.partial(_button_choice, message.sender_id, message.sid))
     return await deliver(inbound, output, on_new_message)
 
 
@@ -424,15 +429,24 @@ async def _once(client: Redis, message: TwilioMessage,
     return Outcome.ANSWERED
 
 
-async def _button_choice(sender_id: str, text: str) -> str:
+async def _button_choice(sender_id: str, sid: str, text: str) -> str:
     """A reply of "1", "2", ... to the last numbered options is that button's payload. Options
-    are good for one reply only, so a later "2" (a quantity, a date) stays a number."""
-    stored = await async_redis_client().getdel(_buttons_key(sender_id))
+    are good for one reply only, so a later "2" (a quantity, a date) stays a number. Run by the
+    gateway once the message is claimed; the choice is kept per MessageSid, so Twilio's retry
+    after a failed attempt (which took the options) is the same choice."""
+    client = async_redis_client()
     if not re.fullmatch(r"\d{1,2}", text):
+        await client.delete(_buttons_key(sender_id))
         return text
+    chosen = await client.get(_choice_key(sid))
+    if chosen is not None:
+        return chosen
+    stored = await client.getdel(_buttons_key(sender_id))
     options = json.loads(stored) if stored else []
     index = int(text) - 1
-    return options[index] if 0 <= index < len(options) else text
+    choice = options[index] if 0 <= index < len(options) else text
+    await client.set(_choice_key(sid), choice, ex=BUTTONS_TTL)
+    return choice
 
 
 def _output(channel: str) -> registry.OutputFactory:
