@@ -149,3 +149,33 @@ def test_an_sms_choice_retried_after_a_failed_attempt_is_still_that_choice(
         client.execute_command("ACL", "SETUSER", "default", "+sismember")
     assert twilio_post(assistant, number, "1", sid=sid)[0] == 200
     assert "passing you to one of our agents" in " ".join(settled(assistant, number)[before:])
+
+
+# --- JSON of the wrong types: a clear 400, never a 500 or a silent misreading ----------------
+
+@pytest.mark.parametrize("field, value", [("text", 5), ("text", ["hi"]), ("chat_id", "x")])
+def test_a_telegram_update_with_wrong_types_gets_400(assistant, fake_telegram, field, value):
+    """Python-telegram-bot does not check types: a number for the text failed as a 500, a
+    string for the chat id was answered into a conversation "telegram:x"."""
+    chat_id = tg.new_id()
+    update = message_update(chat_id, text="hello")
+    if field == "chat_id":
+        update["message"]["chat"]["id"] = value
+    else:
+        update["message"][field] = value
+    status, answer = post(assistant, update)
+    assert status == 400 and "Update" in answer["error"]
+    assert fake_telegram.sent_to(chat_id, wait=0.5) == []
+
+
+@pytest.mark.parametrize("message_id", [0, False, ""])
+def test_a_rest_message_id_that_is_no_id_gets_400(assistant, sender, message_id):
+    """A falsy message_id was replaced by a random one: the integration's retry of the same
+    message was answered, and recorded, twice."""
+    from tests.conftest import REST_TOKEN
+    from tests.helpers import http
+
+    body = {"sender": sender.removeprefix("rest:"), "message": "hi", "message_id": message_id}
+    url = f"{assistant.base_url}/webhooks/rest/webhook"
+    status, answer = http("POST", url, body, token=REST_TOKEN)
+    assert status == 400 and "message_id" in answer["error"]

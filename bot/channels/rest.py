@@ -84,7 +84,9 @@ def parse_payload(request: Request) -> tuple[str, str, str, dict[str, Any] | Non
     if not isinstance(body, dict):
         raise PayloadError("the body must be a JSON object")
     sender, text = body.get("sender"), body.get("message")
-    message_id = body.get("message_id") or uuid.uuid4().hex
+    message_id = body.get("message_id")
+    if message_id is None:  # absent: a retry is a new message (README)
+        message_id = uuid.uuid4().hex
     metadata = body.get("metadata")
     if not isinstance(sender, str) or not SENDER.fullmatch(sender):
         raise PayloadError(f"'sender' must be 1 to {MAX_ID} of the characters A-Z a-z 0-9 "
@@ -93,8 +95,8 @@ def parse_payload(request: Request) -> tuple[str, str, str, dict[str, Any] | Non
         raise PayloadError(f"'message' must be a string of at most {MAX_TEXT} characters")
     if not is_text(text) or (isinstance(message_id, str) and not is_text(message_id)):
         raise PayloadError("'message' and 'message_id' must be valid Unicode text")
-    if not isinstance(message_id, str) or len(message_id) > MAX_ID:
-        raise PayloadError(f"'message_id' must be a string of at most {MAX_ID} characters")
+    if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_ID:
+        raise PayloadError(f"'message_id' must be a string of 1 to {MAX_ID} characters")
     if metadata is not None and not isinstance(metadata, dict):
         raise PayloadError("'metadata' must be an object")
     return sender, text, message_id, metadata

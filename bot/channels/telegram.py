@@ -371,9 +371,23 @@ def _parse(body: bytes | None, bot: Bot) -> Update | None:
         data = json.loads(body or b"")
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return None
-        return Update.de_json(data, bot)
+        update = Update.de_json(data, bot)
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
+    return update if _well_typed(update) else None
+
+
+def _well_typed(update: Update) -> bool:
+    """What the channel reads has the Bot API's types: PTB does not check them, so a number for
+    the text failed as a 500 and a string chat id was answered as a conversation."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    query = update.callback_query
+    contact = message.contact if message is not None else None
+    fields = [(chat and chat.id, int), (chat and chat.type, str), (user and user.id, int),
+              (message and message.text, str), (message and message.caption, str),
+              (query and query.data, str), (contact and contact.phone_number, str),
+              (contact and contact.user_id, int)]
+    return all(value is None or isinstance(value, kind) for value, kind in fields)
 
 
 @dataclass(frozen=True)
