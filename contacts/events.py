@@ -1,23 +1,42 @@
 """The contact event stream: how conversation events travel from Rasa to the contact recorder.
 
-A Redis stream (AOF-backed, ordered): the Rasa server appends, the recorder reads with a consumer
-group and acknowledges only after the database committed, so an event accepted here is recorded
-even if the database or the recorder is down for a while.
+Redis streams (AOF-backed, ordered): the Rasa server appends, recorders read with a consumer
+group and acknowledge only after the database committed, so an event accepted here is recorded
+even if the database or every recorder is down for a while.
+
+A conversation's events go to one of ``PARTITIONS`` streams, chosen by a hash of its sender id,
+so several recorders can share the work and each conversation's events stay in order: one
+recorder at a time holds a partition (``contacts.partitions``). Changing ``PARTITIONS`` moves
+conversations between streams, so it is a constant, not a setting.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
 import redis
 from redis import asyncio as aioredis
 
-STREAM = "switchboard:contact_events"
+STREAM = "switchboard:contact_events"  # before partitions: still drained, never appended to
 DEAD_LETTERS = "switchboard:contact_events:dead"  # events that failed too often, kept for a human
 GROUP = "contact-recorder"
+PARTITIONS = 8
+
+
+def stream_for(sender_id: str) -> str:
+    """The partition stream of a conversation (CRC-32 of its sender id: stable everywhere)."""
+    return f"{STREAM}:{zlib.crc32(sender_id.encode()) % PARTITIONS}"
+
+
+def streams() -> list[str]:
+    """Every stream a recorder drains: the one an earlier version appended to, then the
+    partitions."""
+    return [STREAM, *(f"{STREAM}:{n}" for n in range(PARTITIONS))]
+
 
 # requested_slot values after which the customer's next message is a secret.
 SECRET_SLOTS = frozenset({"otp_code", "service_password"})
@@ -38,13 +57,14 @@ def encode(event: Mapping[str, Any]) -> str:
 
 
 def publish(client: redis.Redis | redis.client.Pipeline, event: Mapping[str, Any]) -> None:
-    """Append one event (with its ``sender_id``) to the stream (also inside a pipeline)."""
-    client.xadd(STREAM, {"event": encode(event)})
+    """Append one event (with its ``sender_id``) to its conversation's stream (also inside a
+    pipeline)."""
+    client.xadd(stream_for(event["sender_id"]), {"event": encode(event)})
 
 
 async def publish_async(client: aioredis.Redis, event: Mapping[str, Any]) -> None:
     """``publish`` from asyncio code (the channel gateway, the console)."""
-    await client.xadd(STREAM, {"event": encode(event)})
+    await client.xadd(stream_for(event["sender_id"]), {"event": encode(event)})
 
 
 def operation(sender_id: str, category: str, result: str, detail: str = "",
@@ -88,15 +108,25 @@ def reachability(sender_id: str, channel: str, state: str | None,
 
 
 def unrecorded(client: redis.Redis) -> int:
-    """Events appended but not yet in the database (the recorder's lag)."""
-    if not client.exists(STREAM):
+    """Events appended but not yet in the database (the recorders' lag, every stream)."""
+    return sum(_unrecorded(client, stream) for stream in streams())
+
+
+def _unrecorded(client: redis.Redis, stream: str) -> int:
+    if not client.exists(stream):
         return 0
-    groups = {g["name"]: g for g in client.xinfo_groups(STREAM)}
+    groups = {g["name"]: g for g in client.xinfo_groups(stream)}
     info = groups.get(GROUP)
     if info is None:
-        return int(client.xlen(STREAM))
+        return int(client.xlen(stream))
     lag = info.get("lag")
     return int(info.get("pending") or 0) + (int(lag) if lag is not None else 0)
+
+
+def appended(client: redis.Redis) -> list[dict[str, Any]]:
+    """Every event still in the streams (not yet recorded), each stream in order."""
+    return [json.loads(fields["event"]) for stream in streams()
+            for _, fields in client.xrange(stream) if "event" in fields]
 
 
 def wait_recorded(client: redis.Redis, patience: float) -> bool:

@@ -16,6 +16,7 @@ Every write is idempotent (touch keys), so an event delivered twice is recorded 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from contacts import events, service
 from contacts.models import Channel, Contact
+from contacts.partitions import Leases
 from switchboard.db import Database
 from switchboard.log import get_logger
 
@@ -306,9 +308,15 @@ def _bot_text(event: Mapping[str, Any]) -> str:
     return text.strip()
 
 
+Entry = tuple[str, str, Any]  # (stream, entry id, fields)
+
+
 @dataclass
 class StreamConsumer:
-    """Reads the contact event stream and applies it; one consumer, so events stay in order."""
+    """Reads the contact event streams this recorder holds a lease on (``contacts.partitions``)
+    and applies them. One holder per stream at a time, so each conversation's events stay in
+    order however many recorders run; every holder reads as the same consumer of a stream's
+    group (``consumer``), so a new holder inherits what a dead one read but never recorded."""
 
     recorder: ContactRecorder
     client: redis.Redis
@@ -316,100 +324,132 @@ class StreamConsumer:
     batch: int = 200
     gather_seconds: float = 0.05
     sweep_every: float = 30.0
+    lease_seconds: float = 15.0
     stop: threading.Event = field(default_factory=threading.Event)
-    _failures: dict[str, int] = field(default_factory=dict)
+    _failures: dict[tuple[str, str], int] = field(default_factory=dict)
     last_success: float = field(default_factory=time.time)
+    leases: Leases = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.leases = Leases(self.client, lease_seconds=self.lease_seconds)
 
     def run(self) -> None:
         """Consume until ``stop`` is set; survives Redis and database outages by retrying."""
-        last_sweep = 0.0
-        backlog = True  # first re-read what this consumer had read but not acknowledged
+        last_sweep = last_refresh = 0.0
+        backlog: set[str] = set()  # streams whose pending entries are re-read first
         while not self.stop.is_set():
             try:
-                self._ensure_group()
-                entries = self._read(pending=backlog)
+                if time.monotonic() - last_refresh > self.lease_seconds / 3:
+                    backlog = self._rebalance(backlog)
+                    last_refresh = time.monotonic()
+                if not self.leases.held:
+                    self.stop.wait(self.lease_seconds / 3)
+                    continue
+                entries = self._read(backlog)
                 if backlog and not entries:
-                    backlog = False
+                    backlog = set()
                     continue
                 if not entries and time.monotonic() - last_sweep > self.sweep_every:
                     last_sweep = time.monotonic()  # sweep only when caught up with the stream
-                    swept = self.recorder.sweep()
-                    if swept:
-                        log.info("contacts.timed_out", count=swept)
-                backlog = not self._apply_all(entries) or backlog
+                    self._sweep()
+                if not self._apply_all(entries):
+                    backlog = set(self.leases.held)
             except redis.RedisError as exc:
                 log.warning("contact_recorder.redis_unavailable", error=type(exc).__name__)
                 self.stop.wait(1.0)
             except Exception as exc:  # the database is down: retry, keep the events pending
                 log.error("contact_recorder.failed", error=type(exc).__name__)
                 self.stop.wait(1.0)
+        self._leave()
 
     def lag(self) -> int:
-        """Events appended but not yet recorded (for /health and tests)."""
+        """Events appended but not yet recorded, every stream (for /health and tests)."""
         return events.unrecorded(self.client)
 
-    def _ensure_group(self) -> None:
+    def _rebalance(self, backlog: set[str]) -> set[str]:
+        taken = self.leases.refresh()
+        for stream in taken:
+            self._ensure_group(stream)
+            log.info("contact_recorder.took_stream", stream=stream, recorder=self.leases.owner)
+        return (backlog | set(taken)) & set(self.leases.held)
+
+    def _sweep(self) -> None:
+        """Contacts past their timeout are ended by one recorder: the first stream's holder."""
+        if self.leases.holds(events.streams()[0]):
+            swept = self.recorder.sweep()
+            if swept:
+                log.info("contacts.timed_out", count=swept)
+
+    def _leave(self) -> None:
+        with contextlib.suppress(redis.RedisError):  # else the leases lapse by themselves
+            self.leases.release_all()
+
+    def _ensure_group(self, stream: str) -> None:
         try:
-            self.client.xgroup_create(events.STREAM, events.GROUP, id="0", mkstream=True)
+            self.client.xgroup_create(stream, events.GROUP, id="0", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def _read(self, pending: bool) -> list[tuple[str, dict[str, str]]]:
-        entries = self._xread(pending, self.batch, block=None if pending else 1000)
-        if entries and not pending and len(entries) < self.batch and self.gather_seconds:
+    def _read(self, backlog: set[str]) -> list[Entry]:
+        if backlog:
+            return self._xread({s: "0" for s in backlog}, self.batch, block=None)
+        fresh = {s: ">" for s in self.leases.held}
+        entries = self._xread(fresh, self.batch, block=1000)
+        if entries and len(entries) < self.batch and self.gather_seconds:
             # A busy stream trickles in: wait a moment for more, so one transaction records
             # many events (the cost is per transaction far more than per event).
             self.stop.wait(self.gather_seconds)
-            entries += self._xread(False, self.batch - len(entries), block=None)
+            entries += self._xread(fresh, self.batch - len(entries), block=None)
         return entries
 
-    def _xread(self, pending: bool, count: int, block: int | None) -> list[tuple[str, Any]]:
-        response = self.client.xreadgroup(
-            events.GROUP, self.consumer, {events.STREAM: "0" if pending else ">"},
-            count=count, block=block,
-        )
-        return [entry for _stream, entries in response or [] for entry in entries]
+    def _xread(self, streams: dict[str, str], count: int, block: int | None) -> list[Entry]:
+        response = self.client.xreadgroup(events.GROUP, self.consumer, streams, count=count,
+                                          block=block)
+        return [(stream, entry_id, fields)
+                for stream, entries in response or [] for entry_id, fields in entries]
 
-    def _apply_all(self, entries: list[tuple[str, dict[str, str]]]) -> bool:
+    def _apply_all(self, entries: list[Entry]) -> bool:
         """Apply a read batch in one transaction; if it fails, one event at a time, in order,
         stopping at the first failure so later events never overtake it. False if one failed."""
-        batch: list[tuple[str, Any]] = []
-        for entry_id, fields in entries:
+        batch: list[tuple[str, str, Any]] = []
+        for stream, entry_id, fields in entries:
             try:
-                batch.append((entry_id, json.loads(fields["event"])))
+                batch.append((stream, entry_id, json.loads(fields["event"])))
             except (KeyError, ValueError, TypeError) as exc:  # also: deleted, no fields left
-                self._dead_letter(entry_id, fields, type(exc).__name__)
+                self._dead_letter(stream, entry_id, fields, type(exc).__name__)
         if not batch:
             return True
         try:
-            self.recorder.apply_batch(batch)
+            self.recorder.apply_batch([(_event_key(s, i), event) for s, i, event in batch])
         except OperationalError as exc:
             return self._database_unavailable(exc)
         except Exception:  # find the event that fails, record the others
-            return all(self._apply_one(entry_id, event) for entry_id, event in batch)
-        self._done(*(entry_id for entry_id, _ in batch))
+            return all(self._apply_one(*entry) for entry in batch)
+        for stream, entry_id, _ in batch:
+            self._done(stream, entry_id)
         return True
 
-    def _apply_one(self, entry_id: str, event: Any) -> bool:
+    def _apply_one(self, stream: str, entry_id: str, event: Any) -> bool:
         try:
-            self.recorder.apply(event, entry_id)
+            self.recorder.apply(event, _event_key(stream, entry_id))
         except OperationalError as exc:
             return self._database_unavailable(exc)
         except (ValueError, TypeError, AttributeError) as exc:  # an event we cannot record
-            self._dead_letter(entry_id, {"event": json.dumps(event)}, type(exc).__name__)
+            self._dead_letter(stream, entry_id, {"event": json.dumps(event)}, type(exc).__name__)
             return True
         except Exception as exc:
-            attempts = self._failures.get(entry_id, 0) + 1
-            self._failures[entry_id] = attempts
+            attempts = self._failures.get((stream, entry_id), 0) + 1
+            self._failures[(stream, entry_id)] = attempts
             log.error("contact_event.failed", attempt=attempts, error=type(exc).__name__,
                       entry=entry_id)
             if attempts >= MAX_ATTEMPTS:
-                self._dead_letter(entry_id, {"event": json.dumps(event)}, type(exc).__name__)
+                self._dead_letter(stream, entry_id, {"event": json.dumps(event)},
+                                  type(exc).__name__)
                 return True
             self.stop.wait(min(0.2 * 2 ** attempts, 5.0))
             return False
-        self._done(entry_id)
+        self._done(stream, entry_id)
         return True
 
     def _database_unavailable(self, exc: Exception) -> bool:
@@ -418,16 +458,24 @@ class StreamConsumer:
         self.stop.wait(1.0)
         return False
 
-    def _done(self, *entry_ids: str) -> None:
+    def _done(self, stream: str, *entry_ids: str) -> None:
         for entry_id in entry_ids:
-            self._failures.pop(entry_id, None)
+            self._failures.pop((stream, entry_id), None)
         pipe = self.client.pipeline()
-        pipe.xack(events.STREAM, events.GROUP, *entry_ids)
-        pipe.xdel(events.STREAM, *entry_ids)
+        pipe.xack(stream, events.GROUP, *entry_ids)
+        pipe.xdel(stream, *entry_ids)
         pipe.execute()
         self.last_success = time.time()
 
-    def _dead_letter(self, entry_id: str, fields: dict[str, str], error: str) -> None:
+    def _dead_letter(self, stream: str, entry_id: str, fields: dict[str, str] | None,
+                     error: str) -> None:
         log.error("contact_event.dead_lettered", entry=entry_id, error=error)
-        self.client.xadd(events.DEAD_LETTERS, {**fields, "error": error, "entry": entry_id})
-        self._done(entry_id)
+        self.client.xadd(events.DEAD_LETTERS, {**(fields or {}), "error": error,
+                                               "entry": entry_id, "stream": stream})
+        self._done(stream, entry_id)
+
+
+def _event_key(stream: str, entry_id: str) -> str:
+    """An entry's id, unique across streams (ids repeat between streams): the idempotency key
+    of the bot reply it records. The stream from before partitions keeps its plain ids."""
+    return entry_id if stream == events.STREAM else f"{stream.rsplit(':', 1)[1]}/{entry_id}"

@@ -1,4 +1,10 @@
-"""Bring a database to the newest schema (``alembic upgrade head``), run on every start."""
+"""Bring a database to the newest schema (``alembic upgrade head``), run on every start.
+
+Every replica of every process starts this way, so two may migrate at once: the upgrade runs
+in one transaction that first takes the database's own lock (PostgreSQL: a transaction-level
+advisory lock; SQLite: ``BEGIN IMMEDIATE``, the write lock). The second waits, then finds the
+schema current and does nothing: migrations run once per deploy.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 
 from switchboard.db import Database, database, metadata
 from switchboard.settings import Settings
@@ -17,6 +23,7 @@ from switchboard.settings import Settings
 MODEL_MODULES = ("contacts.models", "accounts.models", "handoff.models")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x5B0A_2D17  # the advisory lock's key (any 64-bit number no one else uses)
 logging.getLogger("alembic").setLevel(logging.WARNING)  # not a line per start about its dialect
 
 
@@ -34,9 +41,13 @@ def alembic_config() -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    """Apply every migration the database lacks; safe to run on each start."""
+    """Apply every migration the database lacks; safe to run on each start, in several
+    processes at once (one migrates, the others wait for it)."""
     config = alembic_config()
-    with db.engine.begin() as connection:
+    with db.engine.execution_options(write=True).begin() as connection:  # SQLite: IMMEDIATE
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

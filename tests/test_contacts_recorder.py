@@ -136,9 +136,9 @@ def test_sweep_completes_idle_contacts_only(recorder, db):
 
 def test_consumer_records_the_stream_and_survives_bad_entries(recorder, db, redis_settings):
     client = redis_client(redis_settings)
-    client.delete(events.STREAM, events.DEAD_LETTERS)
+    client.delete(*events.streams(), events.DEAD_LETTERS)
     events.publish(client, user("c", "hello", T0, "m1"))
-    bad = client.xadd(events.STREAM, {"event": "{not json"})
+    bad = client.xadd(events.STREAM, {"event": "{not json"})  # the stream before partitions
     events.publish(client, bot("c", "Hi there", T0 + 1))
     consumer = StreamConsumer(recorder, client, sweep_every=3600)
     thread = threading.Thread(target=consumer.run, daemon=True)
@@ -152,9 +152,10 @@ def test_consumer_records_the_stream_and_survives_bad_entries(recorder, db, redi
         thread.join(10)
     [detail] = contacts_of(db, "c")
     assert [t.text for t in detail.touches] == ["hello", "Hi there"]
-    assert client.xlen(events.STREAM) == 0  # recorded entries are removed
+    assert sum(map(client.xlen, events.streams())) == 0  # recorded entries are removed
     [(_, dead)] = client.xrange(events.DEAD_LETTERS)  # kept for a human, as it came
-    assert dead == {"event": "{not json", "error": "JSONDecodeError", "entry": bad}
+    assert dead == {"event": "{not json", "error": "JSONDecodeError", "entry": bad,
+                    "stream": events.STREAM}
 
 
 class CountingRecorder(ContactRecorder):
@@ -170,7 +171,7 @@ class CountingRecorder(ContactRecorder):
 def test_consumer_keeps_events_while_the_database_is_down(db, redis_settings, tmp_path):
     """Events published while the database cannot be written are recorded once it can."""
     client = redis_client(redis_settings)
-    client.delete(events.STREAM, events.DEAD_LETTERS)  # and the stream's consumer group
+    client.delete(*events.streams(), events.DEAD_LETTERS)  # and the streams' consumer group
     broken = CountingRecorder(type(db)(f"sqlite:///{tmp_path}/missing-dir/x.db"), TIMEOUT)
     broken.db.engine.dispose()
     events.publish(client, user("down", "are you there?", T0, "m1"))

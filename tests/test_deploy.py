@@ -215,7 +215,8 @@ def test_switchboard_processes_probe_their_health_routes(overlay):
     rasa = find(docs, "Deployment", "switchboard-rasa")["spec"]["template"]["spec"]
     assert rasa["containers"][0]["startupProbe"]["failureThreshold"] >= 30
     console = find(docs, "Deployment", "switchboard-console")
-    assert console["spec"]["replicas"] == 1 and console["spec"]["strategy"]["type"] == "Recreate"
+    assert console["spec"]["replicas"] == 2  # recorders partitioned, migrations locked
+    assert console["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
 def test_services_hpas_and_budgets_point_at_real_pods(overlay):

@@ -5,7 +5,6 @@ customer passed to a person (fail open) or offered a callback when nobody is the
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
 import pytest
@@ -22,7 +21,7 @@ def redis(redis_settings, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_settings.effective_redis_url)
     monkeypatch.setenv("HANDOFF_OPENING_HOURS", "Mon-Sun 00:00-24:00")
     client = redis_client(redis_settings)
-    client.delete(events.STREAM, "switchboard:handoff:presence")
+    client.delete(*events.streams(), "switchboard:handoff:presence")
     return client
 
 
@@ -31,7 +30,7 @@ def inbound() -> gateway.Inbound:
 
 
 def stream_events(client) -> list[dict]:
-    return [json.loads(fields["event"]) for _, fields in client.xrange(events.STREAM)]
+    return events.appended(client)
 
 
 def test_a_message_is_delivered_once(redis):

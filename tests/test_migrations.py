@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
 
 from switchboard import migrate
+from switchboard.db import Database
 
 
 def test_migrated_database_matches_the_models(migrated_db):
@@ -21,3 +27,43 @@ def test_database_is_at_the_newest_revision_and_upgrading_again_is_harmless(migr
     migrate.upgrade(migrated_db)
     with migrated_db.engine.connect() as connection:
         assert MigrationContext.configure(connection).get_current_revision() == head
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path) -> str:
+    """A database no migration has touched yet, on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    server = request.getfixturevalue("postgres_url")
+    name = f"fresh_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+def test_replicas_starting_together_migrate_once_and_all_start(empty_url):
+    """Every process migrates on start: four starting at the same moment on an empty database
+    must all succeed (without a lock, PostgreSQL fails all but one on "already exists")."""
+    replicas = [Database(empty_url) for _ in range(4)]
+    start, failures = threading.Barrier(len(replicas)), []
+
+    def boot(db: Database) -> None:
+        start.wait()
+        try:
+            migrate.upgrade(db)
+        except Exception as exc:  # noqa: BLE001  # collected: the assertion names it
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=boot, args=(db,)) for db in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    with replicas[0].engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == head
+    for db in replicas:
+        db.dispose()
+    assert failures == []
