@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from switchboard.settings import Settings, load_settings
+from switchboard.settings import PoolOptions, Settings, load_settings
 
 # One schema for the whole project (contact records, accounts, complaints): one migration history
 # in switchboard/migrations. Named constraints, so migrations can alter them on every database.
@@ -34,9 +34,9 @@ Base = declarative_base(metadata=metadata)
 class Database:
     """An engine plus its session factory, for one database URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: PoolOptions | None = None) -> None:
         self.url = url
-        self.engine = _make_engine(url)
+        self.engine = _make_engine(url, pool or PoolOptions())
         self.sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
         self._writes = sessionmaker(
             self.engine.execution_options(write=True), future=True, expire_on_commit=False
@@ -65,18 +65,25 @@ class Database:
 def database(settings: Settings | None = None) -> Database:
     """This process's database (one engine per URL, created on first use)."""
     settings = settings or load_settings()
-    return _database_for(settings.database_url)
+    return _database_for(settings.database_url, settings.database_pool)
 
 
 @functools.cache
-def _database_for(url: str) -> Database:
-    return Database(url)
+def _database_for(url: str, pool: PoolOptions) -> Database:
+    return Database(url, pool)
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, pool: PoolOptions) -> Engine:
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        options = f"-c statement_timeout={int(pool.statement_timeout * 1000)}"
+        return create_engine(url, future=True, pool_pre_ping=True, pool_size=pool.size,
+                             max_overflow=pool.overflow, pool_timeout=pool.timeout,
+                             connect_args={"connect_timeout": max(1, round(pool.connect_timeout)),
+                                           "options": options})
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, future=True, pool_pre_ping=True)
+        return create_engine(url, future=True, pool_pre_ping=True, pool_size=pool.size,
+                             max_overflow=pool.overflow, pool_timeout=pool.timeout)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # A pool of long-lived connections (SQLAlchemy 1.4 defaults to none for SQLite files, and

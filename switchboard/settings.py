@@ -69,6 +69,23 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
 
 
 @dataclass(frozen=True)
+class PoolOptions:
+    """A server database's connection pool, per process (SQLite files keep a fixed local pool).
+
+    ``size`` connections kept open, ``overflow`` more opened under load, ``timeout`` seconds a
+    request waits for a free one (then TimeoutError, a 503), ``connect_timeout`` seconds to
+    reach the server, ``statement_timeout`` seconds one statement may run (0: no limit).
+    Budget: replicas x (size + overflow) must stay under the server's ``max_connections``.
+    """
+
+    size: int = 5
+    overflow: int = 10
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    statement_timeout: float = 0.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Configuration of one Switchboard deployment (see the README's configuration table)."""
 
@@ -89,6 +106,7 @@ class Settings:
     log_format: str  # "json" or "console"
     tf_threads: int
     database_url: str  # SQLite file in data_dir unless DATABASE_URL says otherwise
+    database_pool: PoolOptions  # a server database's pool per process (DATABASE_POOL_*)
     console_port: int
     api_token: str | None  # None: generated once and kept in data_dir (see switchboard.keys)
     contact_timeout_minutes: float
@@ -152,6 +170,12 @@ class Settings:
             log_format=(env.get("LOG_FORMAT") or "json").lower(),
             tf_threads=_int(env, "SWITCHBOARD_TF_THREADS", 1),
             database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'switchboard.db'}",
+            database_pool=PoolOptions(
+                size=_int(env, "DATABASE_POOL_SIZE", 5),
+                overflow=_int(env, "DATABASE_MAX_OVERFLOW", 10),
+                timeout=_float(env, "DATABASE_POOL_TIMEOUT", 30.0),
+                connect_timeout=_float(env, "DATABASE_CONNECT_TIMEOUT", 10.0),
+                statement_timeout=_float(env, "DATABASE_STATEMENT_TIMEOUT", 0.0)),
             console_port=_int(env, "CONSOLE_PORT", 8080),
             api_token=env.get("SWITCHBOARD_API_TOKEN") or None,
             contact_timeout_minutes=_float(env, "CONTACT_TIMEOUT_MINUTES", 30.0),
@@ -206,6 +230,10 @@ class Settings:
             "LOG_FORMAT": self.log_format,
             "SWITCHBOARD_TF_THREADS": str(self.tf_threads),
             "DATABASE_URL": self.database_url,
+            "DATABASE_POOL_SIZE": str(self.database_pool.size),
+            "DATABASE_MAX_OVERFLOW": str(self.database_pool.overflow),
+            "DATABASE_POOL_TIMEOUT": repr(self.database_pool.timeout),
+            "DATABASE_CONNECT_TIMEOUT": repr(self.database_pool.connect_timeout),
             "CONSOLE_PORT": str(self.console_port),
             "CONTACT_TIMEOUT_MINUTES": repr(self.contact_timeout_minutes),
             "ACCOUNTS_BACKEND": self.accounts_backend,
@@ -245,6 +273,8 @@ class Settings:
                             ("REST_CHANNEL_TOKEN", self.rest_token),
                             ("ACTION_SERVER_URL", self.action_server_url),
                             ("RASA_URL", self.rasa_url),
+                            ("DATABASE_STATEMENT_TIMEOUT", self.database_pool.statement_timeout
+                             and repr(self.database_pool.statement_timeout)),
                             ("REDIS_SENTINELS", ",".join(f"{h}:{p}"
                                                          for h, p in self.redis_sentinels)),
                             ("REDIS_SENTINEL_SERVICE", self.redis_sentinels
