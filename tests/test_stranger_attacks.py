@@ -179,3 +179,17 @@ def test_a_rest_message_id_that_is_no_id_gets_400(assistant, sender, message_id)
     url = f"{assistant.base_url}/webhooks/rest/webhook"
     status, answer = http("POST", url, body, token=REST_TOKEN)
     assert status == 400 and "message_id" in answer["error"]
+
+
+# --- A signed provider message is never refused for its length -------------------------------
+
+@pytest.mark.parametrize("length", [1601, 5000])
+def test_a_long_whatsapp_message_is_read_not_refused(assistant, number, length):
+    """WhatsApp takes texts of up to 4,096 characters; a signed post over 1,600 got 400, which
+    Twilio does not retry: the customer's message was lost without an answer."""
+    sender = f"whatsapp:{number}"
+    text = (ROAMING + " ") * (length // len(ROAMING) + 1)
+    assert twilio_post(assistant, sender, text[:length])[0] == 200
+    [said] = user_turns(assistant, f"whatsapp:{number.lstrip('+')}")
+    assert said == text[:min(length, 4096)].strip()
+    assert settled(assistant, sender)

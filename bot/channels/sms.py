@@ -68,7 +68,7 @@ GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
 GSM_SINGLE, GSM_PART = 160, 153  # septets in one SMS, and per part of a concatenated one
 UCS2_SINGLE, UCS2_PART = 70, 67  # UCS-2 code units, the same (the user data header costs 6 bytes)
 WHATSAPP_MAX = 1600  # characters in one message body (Twilio's Messages API limit)
-MAX_BODY = 1600  # Twilio's own limit for an inbound message
+MAX_BODY = 4096  # characters read of an inbound message (WhatsApp's own limit; SMS: 1,600)
 MAX_FIELDS = 200  # form parameters we parse (Twilio posts about 20-40)
 
 # Twilio's default keywords ("Twilio support for opt-out keywords", Advanced Opt-Out).
@@ -329,8 +329,7 @@ def parse_message(form: dict[str, str]) -> TwilioMessage | str:
     sender, sid, body = form.get("From"), form.get("MessageSid"), printable(form.get("Body", ""))
     if not sender or not sid:
         return "From and MessageSid are required"
-    if len(body) > MAX_BODY:
-        return f"Body is longer than {MAX_BODY}"
+    body = body[:MAX_BODY]  # never refused: Twilio does not post a message again after a 4xx
     channel, msisdn = parse_address(sender)
     if msisdn is None:
         return "From is not a phone number"
