@@ -3,20 +3,25 @@
 Providers redeliver a webhook they got no 2xx for (Telegram always; Twilio when a fallback URL
 or retries are configured; a REST integration retries its own requests). Marking a message seen
 *before* processing lost it when processing then failed: the retry was taken for a duplicate.
-Here a message id is claimed (a key holding ``busy:<token>``, lapsing after ``CLAIM_SECONDS``
-should its process die), then either committed (``done``, kept ``DONE_SECONDS``) or released
+Here a message id is claimed (a key holding ``busy:<token>``, renewed every ``RENEW_SECONDS``
+while the turn runs and lapsing ``CLAIM_SECONDS`` after its process died, so a retry is
+processed seconds after a crash rather than minutes), then either committed (``done``, kept ``DONE_SECONDS``) or released
 (deleted) when processing failed, so the retry is processed as if it were the first.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import secrets
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
-CLAIM_SECONDS = 120  # longer than any turn (Rasa's lock lapses at 60 s); a crash frees it
+CLAIM_SECONDS = 15  # a dead process's claim lapses this long after its last renewal
+RENEW_SECONDS = 5  # a live turn renews its claim this often (three chances per lapse)
 DONE_SECONDS = 7 * 24 * 3600  # longer than any channel's redelivery window
 DONE = "done"
 
@@ -60,6 +65,22 @@ async def claim(client: aioredis.Redis, channel: str, sender_id: str,
     if held is None:
         return Claim(State.NEW, key, token)
     return Claim(State.DONE if held == DONE else State.BUSY, key, token)
+
+
+# Extend the claim only if it is still ours.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+async def keep(client: aioredis.Redis, taken: Claim) -> None:
+    """Renew the claim until cancelled (run beside the turn). A failed renewal is retried at the
+    next beat: a Redis failing over for a moment must not end a turn that is fine."""
+    while True:
+        await asyncio.sleep(RENEW_SECONDS)
+        with contextlib.suppress(RedisError):
+            await client.eval(_RENEW, 1, taken.key, taken.token, CLAIM_SECONDS)
 
 
 async def commit(client: aioredis.Redis, taken: Claim) -> None:

@@ -119,6 +119,7 @@ async def deliver(
         return Outcome.DUPLICATE
     if taken.state is claims.State.BUSY:
         return Outcome.BUSY
+    renewal = asyncio.create_task(claims.keep(client, taken))
     try:
         outcome = await _process(await _prepared(inbound), output, on_new_message)
     except BaseException:
@@ -129,6 +130,8 @@ async def deliver(
             log.error("claim.not_released", error=type(exc).__name__,
                       conversation=conversation_ref(inbound.sender_id))
         raise
+    finally:
+        renewal.cancel()
     await claims.commit(client, taken)
     return outcome
 

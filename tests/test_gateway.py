@@ -166,3 +166,33 @@ def test_a_retry_while_the_first_attempt_is_still_running_is_told_to_wait(redis)
         return meanwhile, await first
 
     assert asyncio.run(scenario()) == (gateway.Outcome.BUSY, gateway.Outcome.ANSWERED)
+
+
+def test_a_long_turn_keeps_its_claim_and_a_dead_processs_claim_lapses_in_seconds(
+        redis, monkeypatch):
+    """A claim used to last 120 s, so a message whose process was killed mid-turn was refused
+    (409 / 503) for two minutes, past every provider's retries. Now it lapses CLAIM_SECONDS
+    after its last renewal, and a live turn renews it, however long it runs."""
+    from bot import claims
+
+    monkeypatch.setattr(claims, "CLAIM_SECONDS", 1)
+    monkeypatch.setattr(claims, "RENEW_SECONDS", 0.3)
+    slow, message = inbound(), inbound()
+
+    async def rasa(user_message):
+        await asyncio.sleep(2.5)  # longer than a claim's life
+        await user_message.output_channel.send_text_message(user_message.sender_id, "done")
+
+    async def scenario():
+        turn = asyncio.create_task(gateway.deliver(slow, CollectingOutputChannel(), rasa))
+        await asyncio.sleep(1.8)
+        during = await gateway.deliver(slow, CollectingOutputChannel(), rasa)  # a redelivery
+        answered = await turn
+        client = gateway.async_redis_client()
+        dead = await claims.claim(client, "rest", message.sender_id, message.message_id)
+        await asyncio.sleep(1.5)  # its process died: nobody renews
+        after = await claims.claim(client, "rest", message.sender_id, message.message_id)
+        return during, answered, dead.state, after.state
+
+    assert asyncio.run(scenario()) == (gateway.Outcome.BUSY, gateway.Outcome.ANSWERED,
+                                       claims.State.NEW, claims.State.NEW)
