@@ -17,6 +17,7 @@ Every write is idempotent (touch keys), so an event delivered twice is recorded 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -38,6 +39,7 @@ from switchboard.log import get_logger
 log = get_logger(__name__)
 
 ENDING_INTENTS = {"goodbye": "customer_goodbye", "restart": "restarted"}
+KEY_LENGTH = 160  # ContactTouch.key
 MAX_ATTEMPTS = 5  # an event failing this often goes to the dead-letter stream
 
 
@@ -276,10 +278,18 @@ def _touch_key(event: Mapping[str, Any], event_id: str) -> str | None:
     messages (a redelivered message carries it again), the stream entry id for bot replies."""
     kind = event.get("event")
     if kind == "user":
-        return f"in:{event.get('sender_id')}:{event.get('message_id')}"
+        return _bounded(f"in:{event.get('sender_id')}:{event.get('message_id')}")
     if kind in ("bot", "agent", "undelivered"):
-        return f"out:{event_id}"
+        return _bounded(f"out:{event_id}")
     return None
+
+
+def _bounded(key: str) -> str:
+    """A key that fits its column (160): a conversation id and a client's message id may be
+    128 characters each, so a longer key is replaced by its SHA-256 (same key, same digest)."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    return f"{key.split(':', 1)[0]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def _intent(parse_data: Mapping[str, Any]) -> tuple[str | None, float | None]:

@@ -200,3 +200,16 @@ def test_consumer_keeps_events_while_the_database_is_down(db, redis_settings, tm
     thread.join(10)
     [detail] = contacts_of(db, "down")
     assert [t.text for t in detail.touches] == ["are you there?"]
+
+
+def test_the_longest_ids_clients_may_send_are_recorded_once(recorder, db):
+    """A conversation id of 128 characters and a client's message id of 128 (what web chat and
+    REST accept) made a key longer than its column: PostgreSQL refused it and every event of
+    such a conversation went to the dead letters."""
+    sender, message_id = "rest:" + "s" * 123, "m" * 128
+    recorder.apply(user(sender, "hello", T0, message_id), "1-0")
+    recorder.apply(user(sender, "hello", T0, message_id), "1-0")  # redelivered
+    recorder.apply(user(sender, "again", T0 + 1, "n" * 128), "2-0")
+    recorder.apply(bot(sender, "Hi there", T0 + 2), "7/" + "9" * 150 + "-0")
+    [detail] = contacts_of(db, sender)
+    assert [t.text for t in detail.touches] == ["hello", "again", "Hi there"]

@@ -193,3 +193,26 @@ def test_a_long_whatsapp_message_is_read_not_refused(assistant, number, length):
     [said] = user_turns(assistant, f"whatsapp:{number.lstrip('+')}")
     assert said == text[:min(length, 4096)].strip()
     assert settled(assistant, sender)
+
+
+# --- The longest ids a client may send fit the contact record -------------------------------
+
+def test_the_longest_rest_sender_is_answered_and_recorded_and_one_more_is_refused(assistant):
+    """"rest:" plus a 128-character sender was longer than the record's conversation id: every
+    event of that conversation was dead-lettered on PostgreSQL."""
+    from tests.conftest import REST_TOKEN
+    from tests.helpers import http
+
+    url = f"{assistant.base_url}/webhooks/rest/webhook"
+    longest = uuid.uuid4().hex + "x" * 91  # 123 characters
+    body = {"sender": longest, "message": "hello", "message_id": "m" * 128}
+    status, answer = http("POST", url, body, token=REST_TOKEN)
+    assert status == 200 and answer
+    status, answer = http("POST", url, {**body, "sender": longest + "y"}, token=REST_TOKEN)
+    assert status == 400 and "1 to 123" in answer["error"]
+    assistant.wait_recorded()
+    from tests.conftest import API_TOKEN
+
+    status, page = http("GET", f"{assistant.contacts_url}?sender=rest:{longest}",
+                        token=API_TOKEN)
+    assert status == 200 and len(page["items"]) == 1

@@ -132,3 +132,29 @@ def test_the_page_in_a_real_browser(assistant):
         expect(page.locator(".msg--customer .msg__text").last).to_have_text("No, I'll keep trying")
         expect(page.locator(".msg--bot")).to_have_count(answered)  # the history, all of it
         browser.close()
+
+
+def test_each_message_is_acknowledged_and_a_resent_one_is_answered_once(assistant):
+    """The widget resends what the server did not acknowledge (a dropped socket, a server that
+    died mid-message) under the same id: the first time it is answered and acknowledged, the
+    resend only acknowledged."""
+    message = {"type": "message", "text": "what apn do I need", "id": uuid.uuid4().hex}
+
+    async def send(token: str | None) -> tuple[str, list[dict]]:
+        async with websockets.connect(socket_url(assistant)) as ws:
+            await ws.send(json.dumps({"type": "hello", "token": token}))
+            token = (await _receive(ws, "session"))["token"]
+            await _receive(ws, "history")
+            await ws.send(json.dumps(message))
+            frames = []
+            while not frames or frames[-1]["type"] != "ack":
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+            return token, frames
+
+    token, first = run(send(None))
+    assert [f["type"] for f in first if f["type"] in ("bot", "ack")][-1] == "ack"
+    assert any(f["type"] == "bot" and "APN" in f["text"].upper() for f in first)
+    assert first[-1] == {"type": "ack", "id": message["id"]}
+    _, again = run(send(token))  # reconnected, the same message again
+    assert [f for f in again if f["type"] != "typing"] == [  # no second answer
+        {"type": "ack", "id": message["id"]}]

@@ -33,8 +33,10 @@ from switchboard.settings import load_settings
 
 MAX_TEXT = 4096
 MAX_ID = 128
-SENDER = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
 NAMESPACE = "rest:"
+# The contact record keeps conversation ids of up to 128 characters: "rest:" plus 123.
+MAX_SENDER = 128 - len(NAMESPACE)
+SENDER = re.compile(rf"[A-Za-z0-9_.:@-]{{1,{MAX_SENDER}}}")
 
 
 class PayloadError(ValueError):
@@ -89,7 +91,7 @@ def parse_payload(request: Request) -> tuple[str, str, str, dict[str, Any] | Non
         message_id = uuid.uuid4().hex
     metadata = body.get("metadata")
     if not isinstance(sender, str) or not SENDER.fullmatch(sender):
-        raise PayloadError(f"'sender' must be 1 to {MAX_ID} of the characters A-Z a-z 0-9 "
+        raise PayloadError(f"'sender' must be 1 to {MAX_SENDER} of the characters A-Z a-z 0-9 "
                            "_ . : @ -")
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise PayloadError(f"'message' must be a string of at most {MAX_TEXT} characters")

@@ -7,9 +7,12 @@
   ``{"type": "session", "token": "..."}`` (a fresh token to keep in local storage, sent after
   every hello), ``history`` (recent turns, when the hello resumed a session; each with ``at``,
   unix seconds), ``typing`` (the assistant is working on an answer), ``bot`` (a reply: text and
-  buttons), ``agent`` (a person joined or left the chat: ``{"type": "agent", "event": "joined",
-  "name": "Tom"}``, ``{"type": "agent", "event": "left", "name": "Tom", "to": "assistant"|
-  "queue"}``, from the console), ``error``.
+  buttons), ``ack`` (``{"type": "ack", "id": ...}``: that message was handled, now or before;
+  the widget resends every message not acknowledged when it reconnects, under the same id,
+  and the gateway answers each id once), ``agent`` (a person joined or left the chat:
+  ``{"type": "agent", "event": "joined", "name": "Tom"}``, ``{"type": "agent", "event":
+  "left", "name": "Tom", "to": "assistant"|"queue"}``, from the console), ``error``. The
+  server closes with 1012/1013 when Redis fails: the widget reconnects.
 - ``GET /webhooks/webchat/static/embed.js``: one ``<script>`` tag puts the widget on any site as
   a launcher button and a panel (an iframe of the chat page, so the session token stays on this
   origin).
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -39,12 +43,13 @@ from pathlib import Path
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from redis.exceptions import RedisError
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from bot.channels import registry
 from bot.channels.base import is_text
-from bot.gateway import Inbound, deliver, to_completion
+from bot.gateway import Inbound, Outcome, deliver, to_completion
 from contacts import events, service
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_secrets
@@ -68,6 +73,9 @@ CLOCK_SKEW = 300  # seconds a token may be dated ahead of this replica's clock
 MAX_TEXT = 4096
 MAX_ID = 128
 HISTORY_TURNS = 30
+# WebSocket close codes (RFC 6455 registry) that tell the widget to reconnect: Redis failing
+# over or restarting (1012 service restart), or unreachable now (1013 try again later).
+SERVICE_RESTART, RETRY_LATER = 1012, 1013
 # The session token sits in the page's local storage: no script but ours may run to read it, and
 # the page may talk only to its own server (which is also where the socket is).
 PAGE_HEADERS = {
@@ -225,7 +233,11 @@ class ChatSession:
             return
         resumed = self._resume(hello.get("token"))
         pubsub = async_redis_client().pubsub()
-        await pubsub.subscribe(_topic(self.session_id))
+        try:
+            await pubsub.subscribe(_topic(self.session_id))
+        except RedisError:
+            await self._close(RETRY_LATER)
+            return
         relay = asyncio.create_task(self._relay(pubsub))
         try:
             # a fresh token on every hello: the session lives on while it is used
@@ -235,10 +247,13 @@ class ChatSession:
                               "messages": await self._history() if resumed else []})
             while (frame := await self._receive()) is not None:
                 await self._message(frame)
+        except RedisError:  # Redis failing over: the widget reconnects and resends unacked
+            await self._close(RETRY_LATER)
         finally:
             relay.cancel()
-            await pubsub.unsubscribe(_topic(self.session_id))
-            await pubsub.close()
+            with contextlib.suppress(RedisError):
+                await pubsub.unsubscribe(_topic(self.session_id))
+                await pubsub.close()
 
     def _resume(self, token: Any) -> bool:
         """Take the token's session, or a new one when the token is absent or not valid (a
@@ -263,8 +278,10 @@ class ChatSession:
         if await self._with_bot():
             await self._send({"type": "typing"})  # the assistant answers: "typing..."
         inbound = Inbound("webchat", sender_of(self.session_id), text, message_id)
-        await to_completion(deliver(inbound, WebchatOutput(self.session_id),
-                                    self.on_new_message))
+        outcome = await to_completion(deliver(inbound, WebchatOutput(self.session_id),
+                                              self.on_new_message))
+        if outcome is not Outcome.BUSY:  # handled (now or before): the widget may forget it
+            await self._send({"type": "ack", "id": message_id})
 
     async def _with_bot(self) -> bool:
         """Whether the assistant (not the queue or an agent) holds the conversation now."""
@@ -274,9 +291,19 @@ class ChatSession:
             return False
 
     async def _relay(self, pubsub) -> None:
-        async for item in pubsub.listen():
-            if item.get("type") == "message":
-                await self.ws.send(item["data"])
+        """Replies published for this session, to the socket. If the subscription breaks
+        (Redis restarted or failed over), replies would stop arriving unseen: close instead,
+        and the widget reconnects on a fresh one."""
+        try:
+            async for item in pubsub.listen():
+                if item.get("type") == "message":
+                    await self.ws.send(item["data"])
+        except RedisError:
+            await self._close(SERVICE_RESTART)
+
+    async def _close(self, code: int) -> None:
+        with contextlib.suppress(Exception):  # already closed by the client
+            await self.ws.close(code=code)
 
     async def _history(self) -> list[dict[str, Any]]:
         """The conversation's recent turns, from the tracker (what the customer saw)."""

@@ -24,7 +24,10 @@
   var closeButton = document.getElementById("close");
   var socket = null;
   var retryDelay = 500;
-  var pending = [];  // messages typed while disconnected, sent on reconnect
+  // Messages the server has not acknowledged (typed while disconnected, or sent just before the
+  // connection or the server went down): sent again, same id, on every reconnect. The server
+  // answers each id once, so nothing typed is lost and nothing is answered twice.
+  var unacked = [];
   var agentName = null;  // the person in the chat now, if any
   var typingTimer = null;
   var everConnected = false;
@@ -138,8 +141,10 @@
     var suggestions = log.querySelector(".suggestions");
     if (suggestions) { suggestions.remove(); }
     bubble("customer", shown || text);
-    var frame = JSON.stringify({ type: "message", text: text, id: messageId() });
-    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(frame); } else { pending.push(frame); }
+    var id = messageId();
+    var frame = JSON.stringify({ type: "message", text: text, id: id });
+    unacked.push({ id: id, frame: frame, shown: shown || text });
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(frame); }
   }
 
   function handle(frame) {
@@ -155,6 +160,14 @@
       });
       var last = frame.messages[frame.messages.length - 1];
       if (last && last.from === "bot") { buttonRow(last.buttons); }
+      var said = frame.messages.filter(function (t) { return t.from === "customer"; })
+        .map(function (t) { return t.text; });
+      unacked.forEach(function (item) {  // on its way again: still shown as written
+        if (said.indexOf(item.shown) < 0) { bubble("customer", item.shown); }
+      });
+    } else if (frame.type === "ack") {  // handled: the replies came before it (or long ago)
+      unacked = unacked.filter(function (item) { return item.id !== frame.id; });
+      hideTyping();
     } else if (frame.type === "typing") {
       showTyping((name || "The assistant") + " is typing…");
     } else if (frame.type === "bot") {
@@ -200,7 +213,7 @@
       var token = null;
       try { token = localStorage.getItem(TOKEN_KEY); } catch (e) { /* no storage */ }
       socket.send(JSON.stringify({ type: "hello", token: token }));
-      while (pending.length) { socket.send(pending.shift()); }
+      unacked.forEach(function (item) { socket.send(item.frame); });
       if (dropped) {
         showBanner("Connected again.", true);
         setTimeout(function () { if (!dropped) { banner.hidden = true; } }, 4000);
