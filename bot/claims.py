@@ -5,8 +5,9 @@ or retries are configured; a REST integration retries its own requests). Marking
 *before* processing lost it when processing then failed: the retry was taken for a duplicate.
 Here a message id is claimed (a key holding ``busy:<token>``, renewed every ``RENEW_SECONDS``
 while the turn runs and lapsing ``CLAIM_SECONDS`` after its process died, so a retry is
-processed seconds after a crash rather than minutes), then either committed (``done``, kept ``DONE_SECONDS``) or released
-(deleted) when processing failed, so the retry is processed as if it were the first.
+processed seconds after a crash rather than minutes), then either committed (``done``, kept
+``DONE_SECONDS``) or released (deleted) when processing failed, so the retry is processed as
+if it were the first.
 """
 
 from __future__ import annotations
