@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: run test setup system-deps test-deps train validate nlu-report nlu-holdout nlu-bench shell bench bench-contacts lint clean
+.PHONY: run test setup system-deps test-deps train validate nlu-report nlu-holdout nlu-bench shell bench bench-replicas bench-contacts lint clean
 
 run: setup
 	$(PY) -m switchboard run
@@ -62,6 +62,10 @@ shell: setup
 
 bench: setup
 	$(PY) bench/throughput.py
+
+# 1 vs 2 nodes behind haproxy (bench/replicas.py; needs haproxy and PostgreSQL: test-deps)
+bench-replicas: setup test-deps
+	$(PY) bench/replicas.py
 
 bench-contacts: setup test-deps
 	$(PY) bench/contacts.py

@@ -67,7 +67,6 @@ class Result:
 
 
 REST_TOKEN = "bench-rest-token"  # our REST channel wants a bearer token; stock Rasa ignores it
-HEADERS = {"Authorization": f"Bearer {REST_TOKEN}"}
 
 
 async def customer(session: aiohttp.ClientSession, url: str, sender: str, script: list[str],
@@ -81,7 +80,7 @@ async def customer(session: aiohttp.ClientSession, url: str, sender: str, script
 
 
 async def drive(url: str, scripts: list[list[str]], conversations: int, concurrency: int,
-                prefix: str) -> tuple[int, float, list[float]]:
+                prefix: str, token: str = REST_TOKEN) -> tuple[int, float, list[float]]:
     latencies: list[float] = []
     queue = itertools.islice(enumerate(itertools.cycle(scripts)), conversations)
     limit = asyncio.Semaphore(concurrency)
@@ -90,7 +89,8 @@ async def drive(url: str, scripts: list[list[str]], conversations: int, concurre
 
     async def one(index: int, script: list[str]) -> None:
         # Each customer is its own client with its own connection, as on a real channel.
-        async with limit, aiohttp.ClientSession(timeout=timeout, headers=HEADERS) as session:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with limit, aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
             await customer(session, url, f"{prefix}-{index}", script, latencies)
 
     start = time.perf_counter()

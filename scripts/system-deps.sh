@@ -3,7 +3,8 @@
 #   redis-server: the embedded Redis `make run` and the tests start when REDIS_URL is unset.
 #   postgresql (with --test): the tests run the contact records on PostgreSQL too; they start a
 #   throwaway server of their own (initdb + pg_ctl), so no service is configured here.
-#   redis-sentinel (with --test): the failover test runs a primary, a replica and 3 sentinels.
+#   redis-sentinel (with --test): the failover tests run a primary, a replica and 3 sentinels.
+#   haproxy (with --test): the load balancer in front of the cluster test's two nodes.
 #   chromium (with --test): Playwright drives it headless for the web chat browser test.
 set -euo pipefail
 
@@ -16,7 +17,10 @@ if [ "${1:-}" = "--test" ] && [ -z "${TEST_POSTGRES_URL:-}" ] \
   needed+=(postgresql)
 fi
 if [ "${1:-}" = "--test" ] && ! command -v redis-sentinel >/dev/null 2>&1; then
-  needed+=(redis-sentinel)  # the failover test (tests/test_sentinel.py)
+  needed+=(redis-sentinel)  # the failover tests (tests/test_sentinel.py, tests/test_scale.py)
+fi
+if [ "${1:-}" = "--test" ] && ! command -v haproxy >/dev/null 2>&1; then
+  needed+=(haproxy)  # the cluster test's load balancer (tests/test_scale.py)
 fi
 if [ "${1:-}" = "--test" ] && [ ! -x /usr/lib/chromium/chromium ]; then
   needed+=(chromium)  # the web chat browser test (Playwright drives Debian's build)
