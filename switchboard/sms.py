@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import http.client
 import json
 import time
 import urllib.error
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Protocol
 
 from contacts.masking import mask_secrets
+from switchboard import metrics
 from switchboard.settings import Settings
 
 # Twilio error codes by what they mean for the recipient (https://www.twilio.com/docs/api/errors).
@@ -167,14 +169,23 @@ class TwilioGateway:
             url, data=urllib.parse.urlencode(form).encode(), method="POST",
             headers={"Authorization": f"Basic {credentials}",
                      "Content-Type": "application/x-www-form-urlencoded"})
+        channel = "whatsapp" if form.get("To", "").startswith("whatsapp:") else "sms"
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                return json.loads(response.read() or b"{}").get("sid")
+                body = response.read()
         except urllib.error.HTTPError as exc:
-            raise _refusal(exc) from exc
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            refusal = _refusal(exc)
+            metrics.provider_error(channel, refusal.code or refusal.status)
+            raise refusal from exc
+        except (urllib.error.URLError, http.client.HTTPException, TimeoutError,
+                ConnectionError) as exc:  # HTTPException: a cut-off answer (IncompleteRead)
+            metrics.provider_error(channel, "network")
             raise SmsError(f"no answer from Twilio: {type(exc).__name__}",
                            no_answer=True) from exc
+        try:  # a 2xx is a message Twilio took, whatever its body says
+            return json.loads(body or b"{}").get("sid")
+        except (ValueError, AttributeError):
+            return None
 
 
 def _refusal(exc: urllib.error.HTTPError) -> SmsError:

@@ -394,9 +394,15 @@ def test_agents_see_the_opt_out_in_the_console(assistant, number, console):
 ])
 def test_a_permanent_refusal_is_recorded_marked_and_never_escalated(
         assistant, number, code, status, state):
+    from tests.test_metrics import scrape, total
+
     conversation = f"sms:{number.lstrip('+')}"
+    errors = "switchboard_provider_send_errors_total"
+    before = total(scrape(assistant.settings.rasa_port), errors, channel="sms", code=str(code))
     twilio(assistant).fail_next(number, code)
     assert twilio_post(assistant, number, "hi")[0] == 200  # answered: no 500, no retry storm
+    after = total(scrape(assistant.settings.rasa_port), errors, channel="sms", code=str(code))
+    assert after == before + 1  # counted for the operations team, by Twilio's code
     assistant.wait_recorded()
     assert twilio(assistant).attempts(number) == [status]  # not retried
     assert queue.owner(assistant.redis(), conversation) == "bot"  # no bot_failure handoff

@@ -266,10 +266,16 @@ def test_flood_control_beyond_the_bound_keeps_the_reply_as_undelivered(assistant
                          ids=["blocked", "deactivated"])
 def test_a_user_who_blocked_the_bot_is_not_written_to_again(assistant, fake_telegram, chat_id,
                                                             redis_env, refusal):
+    from tests.test_metrics import scrape, total
+
     sender = f"telegram:{chat_id}"
+    errors = "switchboard_provider_send_errors_total"
+    before = total(scrape(assistant.settings.rasa_port), errors, channel="telegram", code="403")
     fake_telegram.fail("sendMessage", refusal, chat_id=chat_id)
     status, _ = post(assistant, message_update(chat_id, text="what roaming options do you have?"))
     assert status == 200
+    assert total(scrape(assistant.settings.rasa_port), errors, channel="telegram",
+                 code="403") == before + 1
     assert fake_telegram.sent_to(chat_id, wait=0) == []
     asyncio.run(send_to_customer(sender, "An agent replied: hello!", settings=redis_env))
     assert fake_telegram.refusals_of("sendMessage", chat_id) == [refusal]  # tried once only

@@ -74,6 +74,7 @@ from bot.channels import registry
 from bot.channels.base import WebhookChannel
 from bot.gateway import Inbound, Outcome, deliver, first_delivery, to_completion
 from contacts import delivery, events
+from switchboard import metrics
 from switchboard.keys import telegram_secret
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client
@@ -262,6 +263,7 @@ class TelegramOutput(OutputChannel):
                 return None
             except TelegramError as exc:
                 failure = classify(exc)
+                metrics.provider_error("telegram", failure.code)
             if failure.migrated_to is not None:
                 self.chat_id = failure.migrated_to
             if failure.retry_after is None or waited + failure.retry_after > RETRY_WAIT_LIMIT:
