@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 
 from bot.channels.outbound import NoOutboundChannel, send_to_customer
+from bot.channels.webchat import publish_event
 from contacts import events
+from handoff.models import Agent
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client
 from switchboard.settings import Settings
@@ -27,3 +29,27 @@ async def tell(settings: Settings, sender_id: str, text: str, agent: str | None 
         event["agent"] = agent
     await events.publish_async(async_redis_client(settings), event)
 
+
+def first_name(agent: Agent) -> str:
+    """How a customer sees an agent: their first name only."""
+    return (agent.display_name or agent.id).split()[0]
+
+
+async def joined(settings: Settings, sender_id: str, agent: Agent) -> None:
+    """Tell a web chat customer that a person joined (the widget shows "Tom joined the chat")."""
+    await _webchat_frame(settings, sender_id, {"type": "agent", "event": "joined",
+                                               "name": first_name(agent)})
+
+
+async def left(settings: Settings, sender_id: str, agent: Agent, to: str) -> None:
+    """Tell a web chat customer that the agent left: back to the assistant, to the queue, or to
+    a colleague (who joins next)."""
+    await _webchat_frame(settings, sender_id, {"type": "agent", "event": "left",
+                                               "name": first_name(agent), "to": to})
+
+
+async def _webchat_frame(settings: Settings, sender_id: str, frame: dict) -> None:
+    try:
+        await publish_event(sender_id, frame, settings)
+    except Exception as exc:  # a courtesy line: never fails the agent's action
+        log.warning("console.webchat_frame_failed", error=type(exc).__name__)

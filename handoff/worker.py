@@ -25,6 +25,8 @@ import redis
 from contacts import events, retention
 from handoff import customer, inbox, presence, queue, tracker
 from handoff.intake import wait_phrase
+from handoff.models import Agent
+from switchboard.db import database
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client, redis_client
 from switchboard.settings import Settings
@@ -132,11 +134,19 @@ async def auto_assign(settings: Settings) -> int:
     given = {sender_id: agent_id for agent_id, sender_id in pairs}
 
     async def notify(sender_id: str) -> None:
-        await notify_agent(settings, given[sender_id],
-                           {"kind": "assigned", "sender_id": sender_id})
+        agent_id = given[sender_id]
+        await notify_agent(settings, agent_id, {"kind": "assigned", "sender_id": sender_id})
+        agent = await asyncio.to_thread(_agent, settings, agent_id)
+        await customer.joined(settings, sender_id, agent)
 
     await for_each("assign", list(given), notify)
     return len(given)
+
+
+def _agent(settings: Settings, agent_id: str) -> Agent:
+    """The agent as customers see them (an id with no account yet: just the id)."""
+    with database(settings).reading() as session:
+        return session.get(Agent, agent_id) or Agent(id=agent_id)
 
 
 def _assign_waiting(client: redis.Redis, agent_timeout: float) -> list[tuple[str, str]]:

@@ -244,3 +244,40 @@ def test_a_rasa_restart_loses_no_queued_conversation_or_message(assistant, fake_
             for t in contact["touches"] if t["author"] == "customer"]  # tests' contact timeout)
     assert said.count("still waiting, my line is dead") == 1
     queue.return_to_bot(client, "tom", sender)
+
+
+def test_a_web_chat_customer_is_told_who_joined_when_the_queue_assigns_the_chat(
+        assistant, agents_online):
+    """A chat taken by hand showed "Tom joined the chat" in the widget; one the queue gave to
+    an agent by itself (HANDOFF_AUTO_ASSIGN) showed nothing."""
+    import json
+
+    import websockets
+
+    from tests.test_webchat import socket_url
+
+    client = assistant.redis()
+    drain(client)
+    settings = dataclasses.replace(assistant.settings, auto_assign=True)
+
+    async def frames_until(ws, kind: str, seen: list) -> dict:
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            seen.append(frame)
+            if frame["type"] == kind:
+                return frame
+
+    async def scenario(seen: list) -> dict:
+        async with websockets.connect(socket_url(assistant)) as ws:
+            await ws.send(json.dumps({"type": "hello", "token": None}))
+            await frames_until(ws, "history", seen)
+            await ws.send(json.dumps({"type": "message", "text": "I want to talk to a person",
+                                      "id": "ask-1"}))
+            await frames_until(ws, "ack", seen)
+            assigned = await asyncio.to_thread(lambda: asyncio.run(worker.auto_assign(settings)))
+            assert assigned == 1, seen
+            return await frames_until(ws, "agent", seen)
+
+    seen: list = []
+    frame = asyncio.run(scenario(seen))
+    assert frame["event"] == "joined" and frame["name"] in {"Ana", "Tom", "Sam"}, seen

@@ -153,13 +153,14 @@ def _mac(settings: Settings, body: bytes) -> bytes:
     return hmac.new(derived_key(settings, TOKEN_PURPOSE), body, hashlib.sha256).digest()
 
 
-async def publish_event(sender_id: str, frame: dict[str, Any]) -> None:
+async def publish_event(sender_id: str, frame: dict[str, Any],
+                        settings: Settings | None = None) -> None:
     """Send ``frame`` (e.g. an agent joined) to the open sockets of ``sender_id`` if it is a web
     chat conversation (``webchat:<session id>``); any other channel is left alone."""
     channel, _, session_id = sender_id.partition(":")
     if channel != "webchat" or not SESSION_ID.fullmatch(session_id):
         return
-    await async_redis_client().publish(_topic(session_id), json.dumps(frame))
+    await async_redis_client(settings).publish(_topic(session_id), json.dumps(frame))
 
 
 class WebchatOutput(OutputChannel):

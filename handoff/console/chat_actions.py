@@ -13,7 +13,6 @@ from sanic import Request, response
 from sanic.response import HTTPResponse
 
 from bot.channels.registry import NoOutboundChannel, output_for
-from bot.channels.webchat import publish_event
 from contacts import events, service
 from handoff import customer, presence, queue, tracker
 from handoff.canned import canned_answers
@@ -80,7 +79,7 @@ async def take_next(request: Request) -> HTTPResponse:
                             agent.capacity)
     if taken is None:
         return response.redirect("/console/?empty=1")
-    await joined(taken, agent)
+    await customer.joined(request.app.ctx.settings, taken, agent)
     return response.redirect(chat_url(taken))
 
 
@@ -95,7 +94,7 @@ async def pick(request: Request) -> HTTPResponse:
         return response.text("That conversation is not waiting for your skills.", status=409)
     if not await in_thread(queue.claim, redis_client(), agent.id, sender_id, agent.capacity):
         return response.text("Someone took it first, or you are at your capacity.", status=409)
-    await joined(sender_id, agent)
+    await customer.joined(request.app.ctx.settings, sender_id, agent)
     return response.redirect(chat_url(sender_id))
 
 
@@ -151,14 +150,16 @@ async def transfer(request: Request, sender_id: str) -> HTTPResponse:
         if moved:
             await notify_agent(request.app.ctx.settings, colleague.id,
                                {"kind": "assigned", "sender_id": sender_id})
-            await left(sender_id, await agent_record(request), "agent")
-            await joined(sender_id, colleague)
+            await customer.left(request.app.ctx.settings, sender_id,
+                                await agent_record(request), "agent")
+            await customer.joined(request.app.ctx.settings, sender_id, colleague)
     else:
         return response.text("Choose a queue or a colleague from the list.", status=400)
     if not moved:
         return response.text("That colleague has no room now; choose another.", status=409)
     if kind == "skill":
-        await left(sender_id, await agent_record(request), "queue")
+        await customer.left(request.app.ctx.settings, sender_id,
+                            await agent_record(request), "queue")
     await customer.tell(request.app.ctx.settings, sender_id, TRANSFERRED)
     return response.redirect("/console/")
 
@@ -173,7 +174,8 @@ def _agent(db, agent_id: str) -> Agent | None:
 @own_chat
 async def return_to_bot(request: Request, sender_id: str) -> HTTPResponse:
     await _release(request, sender_id, "returned")
-    await left(sender_id, await agent_record(request), "assistant")
+    await customer.left(request.app.ctx.settings, sender_id,
+                        await agent_record(request), "assistant")
     events.publish(redis_client(), {"event": "handback", "sender_id": sender_id,
                                     "timestamp": time.time()})
     await customer.tell(request.app.ctx.settings, sender_id, BACK_TO_BOT)
@@ -190,7 +192,7 @@ async def close(request: Request, sender_id: str) -> HTTPResponse:
         return response.text("Choose a disposition code from the list.", status=400)
     settings = request.app.ctx.settings
     await _release(request, sender_id, f"closed {disposition}")
-    await left(sender_id, await agent_record(request), "assistant")
+    await customer.left(settings, sender_id, await agent_record(request), "assistant")
     await customer.tell(settings, sender_id, CLOSED)
     events.publish(redis_client(), {"event": "close", "sender_id": sender_id,
                                     "timestamp": time.time(), "disposition": disposition})
@@ -199,31 +201,6 @@ async def close(request: Request, sender_id: str) -> HTTPResponse:
                         CSAT_WINDOW_SECONDS)
         await customer.tell(settings, sender_id, CSAT_QUESTION)
     return response.redirect("/console/")
-
-
-def first_name(agent: Agent) -> str:
-    """How a customer sees an agent: their first name only."""
-    return (agent.display_name or agent.id).split()[0]
-
-
-async def joined(sender_id: str, agent: Agent) -> None:
-    """Tell a web chat customer that a person joined (the widget shows "Tom joined the chat")."""
-    await _webchat_frame(sender_id, {"type": "agent", "event": "joined",
-                                     "name": first_name(agent)})
-
-
-async def left(sender_id: str, agent: Agent, to: str) -> None:
-    """Tell a web chat customer that the agent left: back to the assistant, to the queue, or to
-    a colleague (who joins next)."""
-    await _webchat_frame(sender_id, {"type": "agent", "event": "left",
-                                     "name": first_name(agent), "to": to})
-
-
-async def _webchat_frame(sender_id: str, frame: dict) -> None:
-    try:
-        await publish_event(sender_id, frame)
-    except Exception as exc:  # a courtesy line: never fails the agent's action
-        log.warning("console.webchat_frame_failed", error=type(exc).__name__)
 
 
 async def _release(request: Request, sender_id: str, why: str) -> None:
