@@ -149,3 +149,37 @@ def test_similar_requests_get_similar_sentence_features():
         ["I need to see my usage", "how much data have I used", "what paint do artists use"])
     # the vectors all have length 16: the dot product ranks them as the cosine would
     assert usage @ data_left > usage @ paint
+
+
+def ranked(text: str, ranking: list[tuple[str, float]], numbers: list[str]) -> Message:
+    """A parsed message as the classifiers leave it, with phone_number entities on ``numbers``."""
+    intents = [{"name": n, "confidence": c} for n, c in ranking]
+    entities = [{"entity": "phone_number", "value": n, "start": text.index(n),
+                 "end": text.index(n) + len(n)} for n in numbers]
+    return Message(data={"text": text, "intent": intents[0], "intent_ranking": intents,
+                         "entities": entities})
+
+
+@pytest.mark.parametrize("text, ranking, numbers, chosen", [
+    # CI, 2026-11-30: an ambiguity fallback between the number (inform) and the request.
+    ("07700 967960 here. get rid of the ringback tones thing",
+     [("nlu_fallback", 0.3), ("unsubscribe_vas", 0.36), ("inform", 0.32)], ["07700 967960"],
+     "unsubscribe_vas"),
+    ("hi I'm Ben, my number is 07700 900002, can I get a 1GB boost?",
+     [("inform", 0.51), ("buy_data_pack", 0.41), ("greet", 0.05)], ["07700 900002"],
+     "buy_data_pack"),
+    # Not this rule's: a value alone, no value, an off-topic or unsure other guess.
+    ("07700 900002", [("nlu_fallback", 0.3), ("check_balance", 0.31), ("inform", 0.3)],
+     ["07700 900002"], "nlu_fallback"),
+    ("get rid of ringback", [("nlu_fallback", 0.3), ("unsubscribe_vas", 0.34),
+                             ("inform", 0.33)], [], "nlu_fallback"),
+    ("07700 900002 what's the weather", [("inform", 0.5), ("out_of_scope", 0.45)],
+     ["07700 900002"], "inform"),
+    ("07700 900002 ok then", [("inform", 0.7), ("affirm", 0.2)], ["07700 900002"], "inform"),
+])
+def test_a_value_given_with_a_request_is_the_request(text, ranking, numbers, chosen):
+    from bot.components.value_with_request import ValueWithRequest
+
+    message = ranked(text, ranking, numbers)
+    ValueWithRequest({"threshold": 0.3}).process([message])
+    assert message.get("intent")["name"] == chosen
