@@ -2,9 +2,10 @@
 nodes (each one `make run` process tree: Rasa server, action server, console with its contact
 recorder, under the launcher's supervisor), Redis behind three sentinels, PostgreSQL.
 
-haproxy balances the Rasa servers and the action servers with health checks and retries a
-request only when it never reached a server (``retry-on conn-failure``): a message a server was
-processing when it died is the client's to retry, with the same message id.
+haproxy balances the Rasa servers and the action servers with health checks (every second,
+down after three failures: a one-worker Rasa busy with a message may answer a check late) and
+retries a request only when it never reached a server (``retry-on conn-failure``): a message a
+server was processing when it died is the client's to retry, with the same message id.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ defaults
   timeout client 180s
   timeout server 180s
   timeout tunnel 600s
+  timeout check 5s
   retries 3
   option redispatch
   retry-on conn-failure
@@ -155,7 +157,7 @@ class Cluster:
     def _start_haproxy(self) -> None:
         def servers(port_of) -> str:
             return "\n".join(f"  server {n.name} 127.0.0.1:{port_of(n.settings)} "
-                             "check inter 500 fall 2 rise 2" for n in self.nodes)
+                             "check inter 1s fall 3 rise 2" for n in self.nodes)
 
         config = self.workdir / "haproxy.cfg"
         config.write_text(HAPROXY.format(
