@@ -30,22 +30,17 @@ async def tell(settings: Settings, sender_id: str, text: str, agent: str | None 
     await events.publish_async(async_redis_client(settings), event)
 
 
-def first_name(agent: Agent) -> str:
-    """How a customer sees an agent: their first name only."""
-    return (agent.display_name or agent.id).split()[0]
-
-
 async def joined(settings: Settings, sender_id: str, agent: Agent) -> None:
     """Tell a web chat customer that a person joined (the widget shows "Tom joined the chat")."""
     await _webchat_frame(settings, sender_id, {"type": "agent", "event": "joined",
-                                               "name": first_name(agent)})
+                                               "name": agent.first_name})
 
 
 async def left(settings: Settings, sender_id: str, agent: Agent, to: str) -> None:
     """Tell a web chat customer that the agent left: back to the assistant, to the queue, or to
     a colleague (who joins next)."""
     await _webchat_frame(settings, sender_id, {"type": "agent", "event": "left",
-                                               "name": first_name(agent), "to": to})
+                                               "name": agent.first_name, "to": to})
 
 
 async def _webchat_frame(settings: Settings, sender_id: str, frame: dict) -> None:

@@ -19,5 +19,10 @@ class Agent(Base):
     created_at = Column(DateTime, nullable=False)
 
     @property
+    def first_name(self) -> str:
+        """How a customer sees an agent: their first name only."""
+        return (self.display_name or self.id).split()[0]
+
+    @property
     def skill_list(self) -> list[str]:
         return [s for s in self.skills.split(",") if s]

@@ -83,6 +83,14 @@ def test_web_chat_customer_and_agent_in_browsers(assistant, browser, agent_page)
     customer.reload()  # the history shows the time with the agent too (from the record)
     expect(customer.locator(".chat__log")).to_contain_text("Hello, Tom here. How can I help?")
     expect(customer.locator(".msg--customer .msg__text").last).to_have_text(MEANWHILE)
+    # under the agent's name, not "Agent", and Tom's next reply is still Tom's after the reload
+    expect(customer.locator(".msg--agent .msg__who").last).to_have_text("Tom")
+    agent_page.fill("#reply textarea", "Still here after your reload.")
+    agent_page.click("#reply button")
+    expect(customer.locator(".msg--agent").last).to_contain_text("Still here after your reload.")
+    expect(customer.locator(".msg--agent .msg__who").last).to_have_text("Tom")
+    assert "joined the chat" not in customer.locator(".chat__log").inner_text().split(
+        "Still here")[0].split(MEANWHILE)[-1]  # no second "joined" line on reload
 
     agent_page.click("button:has-text('Return to the bot')")
     expect(customer.locator(".chat__log")).to_contain_text("back with the Kestrel Mobile")

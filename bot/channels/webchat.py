@@ -11,7 +11,9 @@
   the widget resends every message not acknowledged when it reconnects, under the same id,
   and the gateway answers each id once), ``agent`` (a person joined or left the chat:
   ``{"type": "agent", "event": "joined", "name": "Tom"}``, ``{"type": "agent", "event":
-  "left", "name": "Tom", "to": "assistant"|"queue"}``, from the console), ``error``. The
+  "left", "name": "Tom", "to": "assistant"|"queue"}``, from the console; ``"present"`` after
+  a resumed hello while a person has the chat), ``error``. History turns by an agent carry
+  their first name (``name``). The
   server closes with 1012/1013 when Redis fails: the widget reconnects.
 - ``GET /webhooks/webchat/static/embed.js``: one ``<script>`` tag puts the widget on any site as
   a launcher button and a panel (an iframe of the chat page, so the session token stays on this
@@ -53,6 +55,7 @@ from bot.gateway import Inbound, Outcome, deliver, to_completion
 from contacts import events, service
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_secrets
+from handoff.models import Agent
 from handoff.queue import owner_key
 from switchboard.db import database
 from switchboard.keys import derived_key
@@ -219,6 +222,17 @@ def _static(files: dict[str, bytes], name: str) -> HTTPResponse:
                                                        "application/octet-stream"))
 
 
+def _turn(session: Any, touch: Any) -> dict[str, Any]:
+    """A recorded touch as a history turn; an agent's with the first name customers saw."""
+    at = touch.at if touch.at.tzinfo else touch.at.replace(tzinfo=timezone.utc)
+    turn = {"from": touch.author if touch.author in ("customer", "agent") else "bot",
+            "text": touch.text, "buttons": [], "at": at.timestamp()}
+    if touch.author == "agent" and touch.contact.agent_id:
+        agent = session.get(Agent, touch.contact.agent_id)
+        turn["name"] = agent.first_name if agent else None
+    return turn
+
+
 class ChatSession:
     """One open socket: a hello, then messages in; replies out from the session's topic."""
 
@@ -246,6 +260,8 @@ class ChatSession:
                               "token": session_token(self.settings, self.session_id)})
             await self._send({"type": "history",
                               "messages": await self._history() if resumed else []})
+            if resumed:
+                await self._agent_present()
             while (frame := await self._receive()) is not None:
                 await self._message(frame)
         except RedisError:  # Redis failing over: the widget reconnects and resends unacked
@@ -283,6 +299,21 @@ class ChatSession:
                                               self.on_new_message))
         if outcome is not Outcome.BUSY:  # handled (now or before): the widget may forget it
             await self._send({"type": "ack", "id": message_id})
+
+    async def _agent_present(self) -> None:
+        """After a reload mid-handoff: who is in the chat now (the widget shows their replies
+        under their name, without a second "joined" line)."""
+        owner = await async_redis_client().get(owner_key(sender_of(self.session_id))) or ""
+        if not owner.startswith("agent:"):
+            return
+        agent_id = owner.removeprefix("agent:")
+
+        def read() -> Agent | None:
+            with database().reading() as session:
+                return session.get(Agent, agent_id)
+
+        agent = await asyncio.to_thread(read) or Agent(id=agent_id)
+        await self._send({"type": "agent", "event": "present", "name": agent.first_name})
 
     async def _with_bot(self) -> bool:
         """Whether the assistant (not the queue or an agent) holds the conversation now."""
@@ -354,11 +385,8 @@ class ChatSession:
         def read() -> list[dict[str, Any]]:
             events.wait_recorded(redis_client(), 1.0)  # what was just said may be in flight
             with database().reading() as session:
-                return [{"from": t.author if t.author in ("customer", "agent") else "bot",
-                         "text": t.text, "buttons": [], "at": t.at.timestamp()
-                         if t.at.tzinfo else t.at.replace(tzinfo=timezone.utc).timestamp()}
-                        for t in service.conversation_touches(session, sender, paused_at,
-                                                              until)]
+                return [_turn(session, t) for t in service.conversation_touches(
+                    session, sender, paused_at, until)]
 
         try:
             return await asyncio.to_thread(read)

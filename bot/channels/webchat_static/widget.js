@@ -156,7 +156,7 @@
       if (!frame.messages.length) { greet(); return; }
       frame.messages.forEach(function (turn) {
         var who = turn.from === "customer" ? "customer" : turn.from === "agent" ? "agent" : "bot";
-        bubble(who, turn.text, turn.at, who === "agent" ? "Agent" : null);
+        bubble(who, turn.text, turn.at, who === "agent" ? (turn.name || "Agent") : null);
       });
       var last = frame.messages[frame.messages.length - 1];
       if (last && last.from === "bot") { buttonRow(last.buttons); }
@@ -180,7 +180,9 @@
       buttonRow(frame.buttons);
     } else if (frame.type === "agent") {
       hideTyping();
-      if (frame.event === "joined") {
+      if (frame.event === "present") {  // back after a reload: still with this person
+        agentName = frame.name || "An agent";
+      } else if (frame.event === "joined") {
         agentName = frame.name || "An agent";
         systemLine(agentName + " joined the chat");
       } else if (frame.event === "left") {
