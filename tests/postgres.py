@@ -12,7 +12,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
 
 from switchboard.launcher import free_port
 
@@ -68,3 +71,13 @@ class TemporaryPostgres:
         result = subprocess.run(command, capture_output=True, text=True, cwd=self.dir)
         if result.returncode != 0:
             raise PostgresUnavailable(f"{program} failed: {result.stderr[-2000:]}")
+
+
+def fresh_database(server_url: str, prefix: str = "fresh") -> str:
+    """A new, empty database on the server at ``server_url``; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"

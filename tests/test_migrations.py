@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import threading
-import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
 
 from switchboard import migrate
 from switchboard.db import Database
+from tests.postgres import fresh_database
 
 
 def test_migrated_database_matches_the_models(migrated_db):
@@ -34,13 +33,7 @@ def empty_url(request, tmp_path) -> str:
     """A database no migration has touched yet, on each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'fresh.db'}"
-    server = request.getfixturevalue("postgres_url")
-    name = f"fresh_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return server.rsplit("/", 1)[0] + f"/{name}"
+    return fresh_database(request.getfixturevalue("postgres_url"))
 
 
 def test_replicas_starting_together_migrate_once_and_all_start(empty_url):

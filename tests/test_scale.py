@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 import pytest
 import redis
 import websockets
-from sqlalchemy import create_engine, text
 
 from contacts import events
 from handoff import presence, queue
 from handoff.agents import DEMO_AGENTS
 from switchboard.db import Database
 from switchboard.redis_client import redis_client
+from tests.postgres import fresh_database
 from tests.redis_sentinel import sentinel_cluster
 from tests.scale_cluster import REST_TOKEN, Cluster, wait_until
 from tests.test_contacts_recorder import contacts_of
@@ -63,7 +63,7 @@ class Sent:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, postgres_url, test_model) -> Iterator[Cluster]:
     workdir = tmp_path_factory.mktemp("scale")
-    database_url = _fresh_database(postgres_url)
+    database_url = fresh_database(postgres_url, "scale")
     with sentinel_cluster(workdir) as redis_cluster:
         running = Cluster(workdir, {"REDIS_SENTINELS": redis_cluster.sentinels},
                           database_url, test_model)
@@ -275,12 +275,3 @@ def _safely(check) -> bool:
         return bool(check())
     except (redis.RedisError, OSError):
         return False
-
-
-def _fresh_database(server_url: str) -> str:
-    name = f"scale_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
