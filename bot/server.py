@@ -54,6 +54,12 @@ def _unpack_offered_payloads(self: RegexMessageHandler, messages: list[Message],
             if payloads.is_marked(m.get("metadata")) else m for m in messages]
 
 
+# Sanic reads a body of up to 100 MB (its default) before any handler checks a signature or a
+# token. Every channel's message is far smaller (a Telegram update, a Twilio form, 4,096
+# characters over REST, the API's tracker calls): larger is refused with 413 unread.
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
 def apply_fixes() -> None:
     RemoteAction._validate_action_result = _validate_action_result
     RegexMessageHandler.process = _unpack_offered_payloads
@@ -75,6 +81,7 @@ def serve_metrics(port: int) -> None:
     def with_metrics(*args: Any, **kwargs: Any) -> Any:
         app = configure_app(*args, **kwargs)
         metrics.add_route(app)
+        app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
         return app
 
     rasa.core.run.configure_app = with_metrics

@@ -28,11 +28,13 @@ from switchboard.redis_client import redis_client
 from switchboard.settings import Settings, load_settings
 
 log = get_logger(__name__)
+MAX_REQUEST_BYTES = 1024 * 1024  # Sanic reads up to 100 MB unchecked otherwise
 
 
 def create_app(settings: Settings) -> Sanic:
     app = Sanic("switchboard_contacts")
     app.config.FALLBACK_ERROR_FORMAT = "json"  # errors as JSON, never an HTML traceback
+    app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES  # console forms and API calls are small
     app.ctx.settings = settings
     app.ctx.db = database(settings)
     app.ctx.api_token = api_token(settings)

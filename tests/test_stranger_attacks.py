@@ -216,3 +216,36 @@ def test_the_longest_rest_sender_is_answered_and_recorded_and_one_more_is_refuse
     status, page = http("GET", f"{assistant.contacts_url}?sender=rest:{longest}",
                         token=API_TOKEN)
     assert status == 200 and len(page["items"]) == 1
+
+
+# --- A stranger's huge body is refused before it is read --------------------------------------
+
+def declared_huge_body(port: int, path: str) -> tuple[int, bytes]:
+    """Announce a 2 MB body and send none of it: the server must answer from the headers alone
+    (a server that reads first would wait for the body until the timeout)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.putrequest("POST", path)
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(2 << 20))
+    connection.endheaders()
+    answer = connection.getresponse()
+    try:
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("path", ["/webhooks/rest/webhook", "/webhooks/telegram/webhook",
+                                  "/webhooks/sms/webhook"])
+def test_a_body_over_a_megabyte_is_refused_unread(assistant, path):
+    """Sanic read up to 100 MB (a 5 MB REST metadata was stored in the tracker) before any
+    signature or token was checked."""
+    status, body = declared_huge_body(assistant.settings.rasa_port, path)
+    assert status == 413 and b"Traceback" not in body
+
+
+def test_the_console_refuses_a_huge_form_too(assistant):
+    status, _ = declared_huge_body(assistant.settings.console_port, "/console/login")
+    assert status == 413
