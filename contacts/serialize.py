@@ -15,7 +15,7 @@ def parse_moment(text: str | None, what: str = "time") -> datetime | None:
         return None
     try:
         return as_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # Overflow: 9999-12-31 moved to UTC
         raise ContactError(f"{what} must be an ISO 8601 date or date-time, got {text!r}") from exc
 
 
