@@ -249,3 +249,16 @@ def test_a_body_over_a_megabyte_is_refused_unread(assistant, path):
 def test_the_console_refuses_a_huge_form_too(assistant):
     status, _ = declared_huge_body(assistant.settings.console_port, "/console/login")
     assert status == 413
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\u0000\u0001"])
+def test_a_rest_message_with_nothing_visible_gets_400(assistant, sender, text):
+    """Empty and control-only messages reached Rasa as empty customer messages (out_of_scope;
+    two in a row offered a person)."""
+    from tests.conftest import REST_TOKEN
+    from tests.helpers import http
+
+    body = {"sender": sender.removeprefix("rest:"), "message": text, "message_id": "e-1"}
+    status, answer = http("POST", f"{assistant.base_url}/webhooks/rest/webhook", body,
+                          token=REST_TOKEN)
+    assert status == 400 and "visible" in answer["error"]

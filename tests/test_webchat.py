@@ -158,3 +158,35 @@ def test_each_message_is_acknowledged_and_a_resent_one_is_answered_once(assistan
     _, again = run(send(token))  # reconnected, the same message again
     assert [f for f in again if f["type"] != "typing"] == [  # no second answer
         {"type": "ack", "id": message["id"]}]
+
+
+@pytest.mark.parametrize("bad_id", ["", "x" * 129, 7, None])
+def test_a_message_without_a_usable_id_is_refused_not_answered_under_a_made_up_one(
+        assistant, bad_id):
+    """A made-up id was acknowledged instead of the client's, so the widget could never forget
+    the message and every resend was answered again."""
+    async def send_twice() -> list[dict]:
+        frames = []
+        async with websockets.connect(socket_url(assistant)) as ws:
+            await ws.send(json.dumps({"type": "hello", "token": None}))
+            await _receive(ws, "history")
+            for _ in range(2):
+                await ws.send(json.dumps({"type": "message", "text": "hi", "id": bad_id}))
+                frames.append(await _receive(ws, "error"))
+            with pytest.raises(asyncio.TimeoutError):
+                frames.append(await _receive(ws, "bot", timeout=2))
+        return frames
+
+    frames = run(send_twice())
+    assert all("'id'" in f["error"] for f in frames)
+
+
+def test_a_refused_text_is_named_by_its_id_so_the_widget_stops_resending_it(assistant):
+    async def send() -> dict:
+        async with websockets.connect(socket_url(assistant)) as ws:
+            await ws.send(json.dumps({"type": "hello", "token": None}))
+            await _receive(ws, "history")
+            await ws.send(json.dumps({"type": "message", "text": "\u0001\u0002", "id": "c-1"}))
+            return await _receive(ws, "error")
+
+    assert run(send())["id"] == "c-1"  # control characters only: nothing was said

@@ -5,7 +5,7 @@ Body: ``{"sender": "<conversation id>", "message": "<text>", "message_id": "<opt
 are trusted systems that hold the token (401 without it). Their conversations live in their
 own namespace: ``sender`` ``4711`` is the conversation ``rest:4711``, so no REST caller can
 address a conversation of another channel (``sms:...``, ``webchat:...``). Sender ids are
-1-128 of ``A-Z a-z 0-9 _ . : @ -`` (400 otherwise), so the id is the same in every path that
+1-123 of ``A-Z a-z 0-9 _ . : @ -`` (400 otherwise), so the id is the same in every path that
 carries it (URLs included). Client metadata is kept under ``metadata["client"]`` and never
 carries trust (it cannot claim a verified number or a button press).
 Unlike Rasa's own REST channel it validates the payload (400 with the reason), takes the
@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
-from bot.channels.base import WebhookChannel, is_text
+from bot.channels.base import WebhookChannel, is_text, printable
 from bot.gateway import Inbound, Outcome, deliver, to_completion
 from switchboard.keys import rest_token, token_matches
 from switchboard.settings import load_settings
@@ -95,6 +95,8 @@ def parse_payload(request: Request) -> tuple[str, str, str, dict[str, Any] | Non
                            "_ . : @ -")
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise PayloadError(f"'message' must be a string of at most {MAX_TEXT} characters")
+    if not printable(text).strip():  # "", spaces or control characters: nothing was said
+        raise PayloadError("'message' must have at least one visible character")
     if not is_text(text) or (isinstance(message_id, str) and not is_text(message_id)):
         raise PayloadError("'message' and 'message_id' must be valid Unicode text")
     if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_ID:

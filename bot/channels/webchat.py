@@ -50,7 +50,7 @@ from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from bot.channels import registry
-from bot.channels.base import is_text
+from bot.channels.base import is_text, printable
 from bot.gateway import Inbound, Outcome, deliver, to_completion
 from contacts import events, service
 from contacts.events import SECRET_SLOTS
@@ -283,15 +283,19 @@ class ChatSession:
 
     async def _message(self, frame: dict[str, Any]) -> None:
         text, message_id = frame.get("text"), frame.get("id")
-        if frame.get("type") != "message" or not isinstance(text, str) or not text.strip() \
-                or len(text) > MAX_TEXT or not is_text(text):
-            await self._send({"type": "error",
+        if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_ID \
+                or not is_text(message_id):
+            # Without its own id a message cannot be acknowledged, so the widget would resend
+            # it on every reconnect and each resend would be answered again: refused instead.
+            await self._send({"type": "error", "error": f"send each message with an 'id' of 1 "
+                                                        f"to {MAX_ID} characters"})
+            return
+        if frame.get("type") != "message" or not isinstance(text, str) \
+                or not printable(text).strip() or len(text) > MAX_TEXT or not is_text(text):
+            await self._send({"type": "error", "id": message_id,  # refused: do not resend it
                               "error": f"send {{\"type\": \"message\", \"text\": ...}} with "
                                        f"1 to {MAX_TEXT} characters"})
             return
-        if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_ID \
-                or not is_text(message_id):
-            message_id = secrets.token_hex(8)
         if await self._with_bot():
             await self._send({"type": "typing"})  # the assistant answers: "typing..."
         inbound = Inbound("webchat", sender_of(self.session_id), text, message_id)

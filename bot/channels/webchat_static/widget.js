@@ -193,6 +193,9 @@
       }
     } else if (frame.type === "error") {
       hideTyping();
+      if (frame.id) {  // that message was refused: sending it again would not help
+        unacked = unacked.filter(function (item) { return item.id !== frame.id; });
+      }
       bubble("error", frame.error);
     }
   }
