@@ -262,3 +262,22 @@ def test_a_rest_message_with_nothing_visible_gets_400(assistant, sender, text):
     status, answer = http("POST", f"{assistant.base_url}/webhooks/rest/webhook", body,
                           token=REST_TOKEN)
     assert status == 400 and "visible" in answer["error"]
+
+
+@pytest.mark.parametrize("levels, status", [(600, 400), (300, 400), (20, 200)])
+def test_rest_metadata_nested_too_deep_gets_400_not_a_bot_failure(assistant, sender, levels,
+                                                                  status):
+    """Rasa copies metadata recursively: ~500 levels raised RecursionError inside the turn, a
+    bot failure that put the conversation in the agents' queue."""
+    from tests.conftest import REST_TOKEN
+    from tests.helpers import http
+
+    metadata: dict = {"leaf": 1}
+    for _ in range(levels - 1):
+        metadata = {"x": metadata}
+    body = {"sender": sender.removeprefix("rest:"), "message": "hi", "metadata": metadata}
+    answered, answer = http("POST", f"{assistant.base_url}/webhooks/rest/webhook", body,
+                            token=REST_TOKEN)
+    assert answered == status, answer
+    if status == 400:
+        assert "nest" in answer["error"]

@@ -39,6 +39,17 @@ MAX_SENDER = 128 - len(NAMESPACE)
 SENDER = re.compile(rf"[A-Za-z0-9_.:@-]{{1,{MAX_SENDER}}}")
 
 
+MAX_METADATA_DEPTH = 20
+
+
+def _depth(value: Any, limit: int = MAX_METADATA_DEPTH + 1) -> int:
+    """How deeply ``value`` nests (objects and arrays), counted no further than ``limit``."""
+    if limit == 0 or not isinstance(value, (dict, list)):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(item, limit - 1) for item in items), default=0)
+
+
 class PayloadError(ValueError):
     pass
 
@@ -103,4 +114,8 @@ def parse_payload(request: Request) -> tuple[str, str, str, dict[str, Any] | Non
         raise PayloadError(f"'message_id' must be a string of 1 to {MAX_ID} characters")
     if metadata is not None and not isinstance(metadata, dict):
         raise PayloadError("'metadata' must be an object")
+    if metadata is not None and _depth(metadata) > MAX_METADATA_DEPTH:
+        # Rasa copies metadata recursively: ~500 levels raised RecursionError mid-turn, a bot
+        # failure that queued the conversation for an agent.
+        raise PayloadError(f"'metadata' may nest at most {MAX_METADATA_DEPTH} levels")
     return sender, text, message_id, metadata
