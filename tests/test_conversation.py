@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import time
 
 import psutil
 
@@ -96,11 +97,14 @@ def test_conversation_state_is_shared_between_workers(assistant, sender):
     turn goes on a new connection, and the worker holding that connection's socket (psutil) is
     the one that answered. Turns go on until the conversation has moved from one worker to the
     other and back (A, B, A: a worker that kept its own copy of the conversation would now
-    overwrite B's turns). The kernel hands each new connection to either worker; if 40 turns
-    never do that, the test fails rather than passing on one worker."""
+    overwrite B's turns). The kernel hands each new connection to either worker that waits in
+    accept(); a worker still loading its model (early in a busy run) takes none, so turns go on
+    for up to 3 minutes, and at least 40; if no turn moves by then, the test fails rather than
+    passing on one worker."""
     served: list[int] = []
     ids: list[str] = []
-    while moves(served) < 2 and len(served) < 40:
+    deadline = time.monotonic() + 180
+    while moves(served) < 2 and (len(served) < 40 or time.monotonic() < deadline):
         ids.append(f"turn-{len(served)}")
         pid, answer = served_by(assistant, sender, "what roaming options do you have?", ids[-1])
         served.append(pid)

@@ -66,10 +66,9 @@ def test_two_recorders_share_the_streams_and_keep_each_conversation_in_order(cli
     second = StreamConsumer(ContactRecorder(db, TIMEOUT), client, lease_seconds=LEASE)
     senders = [f"rest:shared-{n}" for n in range(24)]
     with running(first), running(second):
-        wait_for(lambda: len(first.leases.held) + len(second.leases.held)
-                 == len(events.streams()) and first.leases.held and second.leases.held)
+        # 9 streams, shared fairly once the first has given back what is beyond its share
+        wait_for(lambda: {len(first.leases.held), len(second.leases.held)} == {4, 5})
         assert not set(first.leases.held) & set(second.leases.held)
-        assert {len(first.leases.held), len(second.leases.held)} == {4, 5}  # 9 streams, fair
         publish_conversations(client, senders, turns=8)
         wait_for(lambda: events.unrecorded(client) == 0)
     for sender in senders:
