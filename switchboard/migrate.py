@@ -8,8 +8,11 @@ schema current and does nothing: migrations run once per deploy.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -44,12 +47,27 @@ def upgrade(db: Database, revision: str = "head") -> None:
     """Apply every migration the database lacks; safe to run on each start, in several
     processes at once (one migrates, the others wait for it)."""
     config = alembic_config()
-    with db.engine.execution_options(write=True).begin() as connection:  # SQLite: IMMEDIATE
+    with _sqlite_file_lock(db), \
+            db.engine.execution_options(write=True).begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                                {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextlib.contextmanager
+def _sqlite_file_lock(db: Database) -> Iterator[None]:
+    """SQLite: one migrator at a time by a lock file beside the database. Its own locks are not
+    enough: a second process switching a fresh file to WAL while the first commits deadlocks
+    until the busy timeout ("database is locked")."""
+    path = db.engine.url.database if db.is_sqlite else None
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrate-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def migrated_database(settings: Settings | None = None) -> Database:
