@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
 import urllib.request
 import uuid
@@ -36,7 +35,7 @@ from switchboard.settings import PROJECT_ROOT, Settings
 from switchboard.training import ensure_model, fast_config
 from tests.fake_twilio import FakeTwilio
 from tests.fakes import FAKE_BOT_TOKEN, FakeTelegram
-from tests.helpers import http, post_json
+from tests.helpers import fresh_msisdn, http, post_json
 from tests.postgres import PostgresUnavailable, TemporaryPostgres
 
 API_TOKEN = "test-api-token"
@@ -272,7 +271,7 @@ def subscriber(stack_db):
     """A fresh subscriber of its own per test (lockouts and changes stay with it)."""
     from accounts.demo import DemoSubscriber, add_subscriber
 
-    msisdn = f"4477009{random.randrange(10**5):05d}"
+    msisdn = fresh_msisdn()
     sub = DemoSubscriber(msisdn, "Grace Mwangi", "go_30", PASSWORD, PUK, 1800, 12_300, False,
                          (("music", "Kestrel Music", 499), ("ringback", "Ringback Tones", 150)))
     with stack_db.transaction() as session:

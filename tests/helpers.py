@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -44,3 +45,12 @@ def http_form(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple[
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+_NUMBERS = iter(random.Random().sample(range(10**5), 10**5))
+
+
+def fresh_msisdn() -> str:
+    """A UK test number (447700 9xxxxx) no other test of this run got: drawn without repeats
+    (random draws collided about once a run: UNIQUE constraint failed: account.msisdn)."""
+    return f"4477009{next(_NUMBERS):05d}"

@@ -8,7 +8,6 @@ transcripts of the issue are tests of their own."""
 
 from __future__ import annotations
 
-import random
 import re
 from datetime import date, timedelta
 
@@ -27,6 +26,7 @@ from bench.conversations import (
     open_complaint,
 )
 from tests.conftest import PASSWORD
+from tests.helpers import fresh_msisdn
 from tests.test_self_service import local, texts, verify_by_password
 
 REFERENCE = re.compile(r"CMP-\d{4}-\d{6}")
@@ -190,7 +190,7 @@ def test_the_suite_covers_every_flow_and_complaint_type():
 @pytest.fixture
 def prepaid(stack_db):
     """A pay-as-you-go subscriber like the demo's Ben: £6.40 of credit."""
-    msisdn = f"4477009{random.randrange(10**5):05d}"
+    msisdn = fresh_msisdn()
     sub = DemoSubscriber(msisdn, "Ben Okafor", "prepay_flex", PASSWORD, "88203417", 640, 3_170,
                          False)
     with stack_db.transaction() as session:

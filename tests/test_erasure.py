@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import random
 import re
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from handoff import queue
 from switchboard.db import Database
 from switchboard.redis_client import redis_client
 from switchboard.settings import PROJECT_ROOT, Settings
+from tests.helpers import fresh_msisdn
 from tests.test_retention import _tracker_key
 from tests.test_self_service import local, texts, verify_by_password
 from verification import attempts, codes
@@ -53,7 +53,7 @@ def stack_db(assistant) -> Database:
 @pytest.fixture
 def subscriber(stack_db) -> DemoSubscriber:
     """A subscriber of this test's own, with a service password to verify with."""
-    sub = DemoSubscriber(f"4477009{random.randrange(10**5):05d}", "Grace Mwangi", "go_30",
+    sub = DemoSubscriber(fresh_msisdn(), "Grace Mwangi", "go_30",
                          "482913", "61728394", 1800, 12_300, False)
     with stack_db.transaction() as session:
         add_subscriber(session, sub)

@@ -13,13 +13,14 @@ from bot.channels.outbound import NoOutboundChannel, send_to_customer
 from bot.channels.webchat import session_from_token
 from tests.conftest import TWILIO_FROM, TWILIO_WHATSAPP_FROM
 from tests.fake_twilio import FakeTwilio
+from tests.helpers import fresh_msisdn
 from tests.test_webchat import _receive, socket_url
 
 
 def test_telegram_sms_and_whatsapp(assistant, fake_telegram, monkeypatch):
     monkeypatch.setenv("REDIS_URL", assistant.settings.effective_redis_url)
     chat = random.randrange(10**8, 10**9)
-    number = f"4477009{random.randrange(10**5):05d}"
+    number = fresh_msisdn()
     long_news = " ".join(["Your new plan starts on Monday."] * 40)  # 1,279 characters
 
     async def send_all():

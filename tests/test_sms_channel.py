@@ -7,7 +7,6 @@ Twilio does."""
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import urllib.parse
 import uuid
@@ -36,14 +35,14 @@ from tests.conftest import (
     TWILIO_WHATSAPP_FROM,
 )
 from tests.fake_twilio import FakeTwilio, segments
-from tests.helpers import http_form
+from tests.helpers import fresh_msisdn, http_form
 
 ROAMING = "what roaming options do you have?"
 
 
 @pytest.fixture
 def number() -> str:
-    return f"+4477009{random.randrange(10**5):05d}"
+    return f"+{fresh_msisdn()}"
 
 
 # --- Twilio's side: its form posts, its signatures, its API -----------------------------------

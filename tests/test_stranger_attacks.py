@@ -14,6 +14,7 @@ import pytest
 
 from tests import telegram_updates as tg
 from tests.conftest import TELEGRAM_SECRET
+from tests.helpers import fresh_msisdn
 from tests.test_sms_channel import (
     ROAMING,
     inbound_form,
@@ -25,7 +26,7 @@ from tests.test_sms_channel import (
 )
 from tests.test_telegram_channel import message_update, post, texts_to
 
-number = pytest.fixture(lambda: f"+4477009{uuid.uuid4().int % 10**5:05d}", name="number")
+number = pytest.fixture(lambda: f"+{fresh_msisdn()}", name="number")
 
 
 def hang_up(url: str, data: bytes, headers: dict[str, str], after: float = 1.0) -> None:
