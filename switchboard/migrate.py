@@ -2,8 +2,8 @@
 
 Every replica of every process starts this way, so two may migrate at once: the upgrade runs
 in one transaction that first takes the database's own lock (PostgreSQL: a transaction-level
-advisory lock; SQLite: ``BEGIN IMMEDIATE``, the write lock). The second waits, then finds the
-schema current and does nothing: migrations run once per deploy.
+advisory lock; SQLite: a lock file beside the database, then ``BEGIN IMMEDIATE``). The second
+waits, then finds the schema current and does nothing: migrations run once per deploy.
 """
 
 from __future__ import annotations
