@@ -436,8 +436,7 @@ class StreamConsumer:
             return self._database_unavailable(exc)
         except Exception:  # find the event that fails, record the others
             return all(self._apply_one(*entry) for entry in batch)
-        for stream, entry_id, _ in batch:
-            self._done(stream, entry_id)
+        self._done_all([(stream, entry_id) for stream, entry_id, _ in batch])
         return True
 
     def _apply_one(self, stream: str, entry_id: str, event: Any) -> bool:
@@ -469,11 +468,18 @@ class StreamConsumer:
         return False
 
     def _done(self, stream: str, *entry_ids: str) -> None:
-        for entry_id in entry_ids:
+        self._done_all([(stream, entry_id) for entry_id in entry_ids])
+
+    def _done_all(self, entries: list[tuple[str, str]]) -> None:
+        """Acknowledge and remove recorded entries: one round trip for a whole batch."""
+        by_stream: dict[str, list[str]] = {}
+        for stream, entry_id in entries:
             self._failures.pop((stream, entry_id), None)
+            by_stream.setdefault(stream, []).append(entry_id)
         pipe = self.client.pipeline()
-        pipe.xack(stream, events.GROUP, *entry_ids)
-        pipe.xdel(stream, *entry_ids)
+        for stream, ids in by_stream.items():
+            pipe.xack(stream, events.GROUP, *ids)
+            pipe.xdel(stream, *ids)
         pipe.execute()
         self.last_success = time.time()
 
