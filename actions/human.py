@@ -86,7 +86,7 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
         # it; the tracker stays live so a lapsed offer leaves a working bot behind
         return [operation_record("handoff_requested", "pending", detail=reason)]
     # The tracker says what is true: the bot is out of this conversation until it returns.
-    return [operation_record("handoff_requested", "success", detail=reason),
+    return [operation_record("handoff_requested", "success", reference=skill, detail=reason),
             ConversationPaused()]
 
 

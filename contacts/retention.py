@@ -17,7 +17,8 @@ did not understand (``top_fallback_texts``): that text is gone.
 - ``contact_operation``: category, result, time and key (a stream entry id) stay; the detail
   stays only for the categories whose detail reports read and the system writes (handoff
   reasons, pickups and releases), other details (agents' notes, back-end messages) are emptied;
-  the reference (a complaint number, a plan chosen) goes, since it leads back to the customer.
+  so does the reference: a complaint number or a plan chosen leads back to the customer and
+  goes, a queue's skill on a handoff or pickup (the service targets it is judged by) stays.
 - ``channel_identity``: an identity left without contacts is deleted (who someone is on a
   channel, and which customer they were, goes with their last contact).
 - ``customer``: a customer left without contacts and identities is deleted.
@@ -202,10 +203,7 @@ def _scrub_touches_and_operations(session: Session, contact_ids: list[int]) -> i
         update(ContactTouch).where(ContactTouch.contact_id.in_(contact_ids))
         .values(text="", key=None).execution_options(synchronize_session=False)).rowcount
     session.execute(
-        update(ContactOperation).where(ContactOperation.contact_id.in_(contact_ids))
-        .values(reference=None).execution_options(synchronize_session=False))
-    session.execute(
         update(ContactOperation).where(ContactOperation.contact_id.in_(contact_ids),
                                        ContactOperation.category.not_in(KEPT_DETAILS))
-        .values(detail="").execution_options(synchronize_session=False))
+        .values(detail="", reference=None).execution_options(synchronize_session=False))
     return touches

@@ -17,7 +17,7 @@ import redis
 from handoff import queue
 
 STATUSES = ("online", "away", "offline")
-_AGENTS = "switchboard:handoff:presence"  # hash: agent id -> "status|skills|capacity|seen"
+_AGENTS = "switchboard:handoff:presence"  # agent id -> "status|skills|capacity|seen|since"
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Presence:
     capacity: int
     seen: float  # the last heartbeat (epoch seconds)
     load: int = 0  # chats held now
+    since: float = 0.0  # when the status was last changed (epoch seconds)
 
     @property
     def free(self) -> int:
@@ -37,13 +38,19 @@ class Presence:
         """Online or away only while the page keeps talking."""
         return "offline" if now - self.seen > timeout else self.status
 
+    def status_since(self, now: float, timeout: float) -> float:
+        """When the effective status began (epoch seconds): a page gone silent has been
+        offline since its last heartbeat."""
+        return self.seen if now - self.seen > timeout else (self.since or self.seen)
+
 
 def set_status(client: redis.Redis, agent_id: str, status: str, skills: list[str],
                capacity: int, now: float | None = None) -> None:
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-    before = get(client, agent_id)
-    _store(client, Presence(agent_id, status, tuple(skills), capacity, now or time.time()))
+    before, now = get(client, agent_id), now or time.time()
+    since = before.since if before is not None and before.status == status else now
+    _store(client, Presence(agent_id, status, tuple(skills), capacity, now, since=since))
     if before is None or before.status != status:  # consoles redraw who is here
         queue.announce(client, "presence", agent=agent_id, status=status)
 
@@ -57,7 +64,8 @@ def heartbeat(client: redis.Redis, agent_id: str, now: float | None = None) -> N
 
 def _store(client: redis.Redis, presence: Presence) -> None:
     client.hset(_AGENTS, presence.agent_id, f"{presence.status}|{','.join(presence.skills)}|"
-                                            f"{presence.capacity}|{presence.seen}")
+                                            f"{presence.capacity}|{presence.seen}|"
+                                            f"{presence.since}")
 
 
 def get(client: redis.Redis, agent_id: str) -> Presence | None:
@@ -102,6 +110,6 @@ def _loads(client: redis.Redis, agent_ids: list[str]) -> dict[str, int]:
 
 
 def _parse(agent_id: str, raw: str, load: int = 0) -> Presence:
-    status, skills, capacity, seen = raw.split("|")
+    status, skills, capacity, seen, *since = raw.split("|")  # no since: written by an older one
     return Presence(agent_id, status, tuple(s for s in skills.split(",") if s), int(capacity),
-                    float(seen), load)
+                    float(seen), load, float(since[0]) if since else 0.0)

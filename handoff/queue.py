@@ -163,7 +163,8 @@ def claim_next(client: redis.Redis, agent_id: str, skills: list[str], capacity: 
     taken = client.eval(_CLAIM_NEXT, len(keys), *keys, capacity, agent_id,
                         f"{_PREFIX}:owner:")
     if taken:
-        _claimed(client, taken, agent_id)
+        handoff = record(client, taken)
+        _claimed(client, taken, agent_id, handoff.skill if handoff else None)
     return taken or None
 
 
@@ -175,18 +176,19 @@ def claim(client: redis.Redis, agent_id: str, sender_id: str, capacity: int) -> 
     taken = client.eval(_CLAIM, 2, chats_key(agent_id), _queue_key(handoff.skill), capacity,
                         agent_id, sender_id, owner_key(sender_id))
     if taken:
-        _claimed(client, sender_id, agent_id)
+        _claimed(client, sender_id, agent_id, handoff.skill)
     return bool(taken)
 
 
-def _claimed(client: redis.Redis, sender_id: str, agent_id: str) -> None:
-    """Start the handle-time clock; the customer now waits for the agent's first words."""
+def _claimed(client: redis.Redis, sender_id: str, agent_id: str, skill: str | None) -> None:
+    """Start the handle-time clock; the customer now waits for the agent's first words. The
+    pickup names the skill's queue it came from: reports judge it by that skill's targets."""
     now = time.time()
     pipe = client.pipeline(transaction=False)
     pipe.hsetnx(_CLAIMED_AT, sender_id, now)
     pipe.hset(_UNANSWERED, sender_id, now)
     pipe.hdel(_TOLD, sender_id)
-    _on_record(pipe, sender_id, "agent_pickup", agent_id)
+    _on_record(pipe, sender_id, "agent_pickup", agent_id, skill=skill)
     pipe.execute()
     announce(client, "claimed", sender_id=sender_id, agent=agent_id)
 
@@ -301,7 +303,9 @@ def transfer_to_agent(client: redis.Redis, agent_id: str, sender_id: str, to_age
     if given:
         client.hset(_UNANSWERED, sender_id, time.time())
         _on_record(client, sender_id, "agent_release", agent_id, f"transferred to {to_agent}")
-        _on_record(client, sender_id, "agent_pickup", to_agent)
+        handoff = record(client, sender_id)
+        _on_record(client, sender_id, "agent_pickup", to_agent,
+                   skill=handoff.skill if handoff else None)
         announce(client, "transferred", sender_id=sender_id, agent=agent_id, to_agent=to_agent)
     return bool(given)
 
@@ -409,9 +413,10 @@ def announce(client: redis.Redis | redis.client.Pipeline, kind: str, **fields: A
 
 
 def _on_record(client: redis.Redis | redis.client.Pipeline, sender_id: str, category: str,
-               agent_id: str, detail: str = "") -> None:
-    """Into the contact record (its event stream): who took or let go of the chat, when.
-    Speed of answer and agents' handle times are computed from these (operations/)."""
+               agent_id: str, detail: str = "", skill: str | None = None) -> None:
+    """Into the contact record (its event stream): who took or let go of the chat, when, and
+    for a pickup the skill (its reference). Speed of answer, agents' handle times and service
+    targets are computed from these (operations/)."""
     events.publish(client, events.operation(
         sender_id, category, "success", f"{agent_id}: {detail}" if detail else agent_id,
-        agent=agent_id))
+        agent=agent_id, reference=skill))

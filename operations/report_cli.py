@@ -1,10 +1,12 @@
 """``switchboard report``: the service report of a period, as text, JSON or CSV, and charts.
 
 The metrics are defined in ``operations.reports``; this module only chooses the period, prints
-and writes files. Target breaches ("Target breaches", ``response_breaches`` in JSON and CSV):
-agents' first responses later than ``HANDOFF_FIRST_RESPONSE_SECONDS`` after the chat was queued,
-and next responses later than ``HANDOFF_NEXT_RESPONSE_SECONDS`` after the customer wrote, each
-of the responses that came (definition in ``operations.reports.response_breaches``).
+and writes files. Target breaches ("Target breaches", ``response_breaches`` in JSON and CSV),
+in total and per skill with that skill's targets (``HANDOFF_SKILL_TARGETS``, else
+``HANDOFF_FIRST_RESPONSE_SECONDS`` / ``HANDOFF_NEXT_RESPONSE_SECONDS``): agents' first responses
+later than the first target after the chat was queued, next responses later than the next
+target after the customer wrote, abandons and the service level (definitions in
+``operations.reports.response_breaches``).
 
 Like ``switchboard contacts``, it migrates the database first and says what
 was wrong in one line instead of a traceback.
@@ -54,10 +56,8 @@ def run(args: argparse.Namespace) -> int:
         since, until = period(args.since, args.until)
         with db.reading() as session:
             _require_channel(session, args.channel)
-            targets = load_settings()
             report = build_report(session, since, until, args.channel,
-                                  targets.first_response_seconds,
-                                  targets.next_response_seconds)
+                                  load_settings().service_target)
         print(render(report, args.format), end="")
         if args.charts:
             _write_charts(report, Path(args.charts))
@@ -122,9 +122,16 @@ def text_lines(report: Report) -> Iterator[str]:
                                            in enumerate(report.volume_by_hour) if n}))
     breaches = data["response_breaches"]
     yield _line("Target breaches", "; ".join(
-        f"{what} {b['breaches']} of {b['responses']} (target {b['target_seconds']:g} s)"
+        f"{what} {b['breaches']} of {b['responses']}"
         for what, b in (("first response", breaches["first_response"]),
                         ("next response", breaches["next_response"]))))
+    for skill, b in breaches["by_skill"].items():
+        first, next_ = b["first_response"], b["next_response"]
+        level = "-" if b["service_level"] is None else f"{100 * b['service_level']:.1f}%"
+        yield _line(f"  {skill}", f"service level {level}; first response {first['breaches']} "
+                    f"of {first['responses']} over {first['target_seconds']:g} s, "
+                    f"{b['abandoned']} abandoned; next response {next_['breaches']} of "
+                    f"{next_['responses']} over {next_['target_seconds']:g} s")
     yield _line("Handoffs per day", ", ".join(f"{d['date']} {d['handed_off']}/{d['contacts']}"
                                               for d in data["daily"]))
 

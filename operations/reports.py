@@ -11,20 +11,22 @@ Where the operations come from: ``handoff_requested`` (result ``success`` = queu
 too long) is written by the bot and the expiry worker; ``agent_pickup`` / ``agent_release`` by
 ``handoff.queue`` when an agent takes or lets go of a chat.
 
-Service targets (``HANDOFF_FIRST_RESPONSE_SECONDS``, default 60; ``HANDOFF_NEXT_RESPONSE_SECONDS``,
-default 120) are judged from the touches of the contacts an agent picked up (see
-``response_breaches``): a *first response* runs from a ``handoff_requested`` ``success`` (queued)
-to the first agent touch after it; a *next response* runs, while an agent holds the chat and has
-already replied once, from the first customer touch after an agent touch to the agent's next
-touch. A response longer than its target is a breach. Responses that never came (the customer
-left, the chat went back to the bot) are not responses and count in neither total.
+Service targets are per skill (``HANDOFF_SKILL_TARGETS``, else ``HANDOFF_FIRST_RESPONSE_SECONDS``,
+default 60, and ``HANDOFF_NEXT_RESPONSE_SECONDS``, default 120), judged from the touches of the
+contacts that queued (see ``response_breaches``): a *first response* runs from a
+``handoff_requested`` ``success`` (queued; its reference names the skill) to the first agent
+touch after it; a *next response* runs, while an agent holds the chat and has already replied
+once, from the first customer touch after an agent touch to the agent's next touch (judged by
+the skill of that agent's pickup). A response longer than its target is a breach. Responses
+that never came are not responses; a queued customer who never got a first one is an abandon,
+which the service level counts as missed.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from contacts.models import OPEN_STATUSES, Contact, ContactOperation, ContactTouch
 from contacts.service import as_utc
+from switchboard.settings import ServiceTarget
 
 HANDOFF = "handoff_requested"
 PICKUP = "agent_pickup"
@@ -75,6 +78,7 @@ class Operation:
     result: str
     detail: str
     at: datetime
+    reference: str | None = None  # on handoffs and pickups: the skill's queue
 
 
 @dataclass
@@ -114,13 +118,13 @@ def load_contacts(session: Session, conditions: Iterable[Any]) -> list[ContactFa
     contacts = {row.id: ContactFacts(*row) for row in rows}
     operations = session.execute(
         select(ContactOperation.contact_id, ContactOperation.category, ContactOperation.result,
-               ContactOperation.detail, ContactOperation.at)
+               ContactOperation.detail, ContactOperation.at, ContactOperation.reference)
         .join(Contact, Contact.id == ContactOperation.contact_id)
         .where(*conditions, ContactOperation.category.in_((HANDOFF, PICKUP, RELEASE)))
         .order_by(ContactOperation.contact_id, ContactOperation.at, ContactOperation.id)
     ).all()
-    for contact_id, category, result, detail, at in operations:
-        contacts[contact_id].operations.append(Operation(category, result, detail, at))
+    for contact_id, category, result, detail, at, reference in operations:
+        contacts[contact_id].operations.append(Operation(category, result, detail, at, reference))
     return list(contacts.values())
 
 
@@ -396,66 +400,163 @@ def top_fallback_texts(session: Session, scope: Scope, limit: int = TOP) -> list
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
 
-@dataclass(frozen=True)
-class ResponseBreaches:
-    """First and next responses of agents and how many missed their target (seconds)."""
+UNRECORDED_SKILL = "unknown"  # handoffs and pickups recorded before they named their skill
 
-    first_target: float = 60.0
-    next_target: float = 120.0
-    first: int = 0  # first responses later than first_target
+
+@dataclass
+class SkillResponses:
+    """One skill's agent responses against its targets (seconds): late / all first responses,
+    queued customers who got none (``abandoned``), late / all next responses."""
+
+    first_target: float
+    next_target: float
+    first: int = 0
     first_total: int = 0
-    next: int = 0  # next responses later than next_target
+    abandoned: int = 0
+    next: int = 0
     next_total: int = 0
+
+    @property
+    def service_level(self) -> float | None:
+        """Share of queued customers whose first agent reply came within the first-response
+        target: on time / (first responses + abandoned). Abandons count as offered and missed,
+        as in the contact-centre service level "X% answered in Y seconds" (ICMI's definition,
+        abandons in the denominator). None when nobody queued."""
+        offered = self.first_total + self.abandoned
+        return (self.first_total - self.first) / offered if offered else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"first_response": {"target_seconds": self.first_target, "breaches": self.first,
                                    "responses": self.first_total},
                 "next_response": {"target_seconds": self.next_target, "breaches": self.next,
-                                  "responses": self.next_total}}
+                                  "responses": self.next_total},
+                "abandoned": self.abandoned, "service_level": _round(self.service_level, 4)}
 
 
-def response_breaches(session: Session, contacts: list[ContactFacts], first_target: float,
-                      next_target: float) -> ResponseBreaches:
-    """Breaches of the service targets (module docstring): over the contacts with an
-    ``agent_pickup``, first responses = queued handoffs followed by an agent touch, breached
-    when that touch came more than ``first_target`` seconds after queueing; next responses =
-    agent touches answering a customer who wrote after the agent's previous touch (within one
-    pickup-release stretch), breached when more than ``next_target`` seconds after the
-    customer's first such touch."""
-    held = {c.id: c for c in contacts if c.of(PICKUP)}
-    if not held:
-        return ResponseBreaches(first_target, next_target)
+@dataclass(frozen=True)
+class ResponseBreaches:
+    """Agents' first and next responses per skill (``SkillResponses``), and their totals."""
+
+    by_skill: dict[str, SkillResponses] = field(default_factory=dict)
+
+    def _sum(self, name: str) -> int:
+        return sum(getattr(r, name) for r in self.by_skill.values())
+
+    @property
+    def first(self) -> int:  # first responses later than their skill's target
+        return self._sum("first")
+
+    @property
+    def first_total(self) -> int:
+        return self._sum("first_total")
+
+    @property
+    def next(self) -> int:  # next responses later than their skill's target
+        return self._sum("next")
+
+    @property
+    def next_total(self) -> int:
+        return self._sum("next_total")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"first_response": {"breaches": self.first, "responses": self.first_total},
+                "next_response": {"breaches": self.next, "responses": self.next_total},
+                "by_skill": {skill: r.to_dict() for skill, r in sorted(self.by_skill.items())}}
+
+
+def default_targets(skill: str | None) -> ServiceTarget:
+    """60 s first, 120 s next for every skill: the settings' defaults."""
+    return ServiceTarget()
+
+
+def response_breaches(session: Session, contacts: list[ContactFacts],
+                      targets: Callable[[str | None], ServiceTarget] = default_targets
+                      ) -> ResponseBreaches:
+    """Agents' responses against the service targets of their skill (module docstring), over
+    the contacts with a queued handoff. ``targets``: a skill's (``Settings.service_target``).
+
+    First responses: each queued handoff (``handoff_requested`` success) is open until the
+    contact's next handoff operation (another queueing, an expiry) or the contact's end; the
+    first agent touch inside it is its first response, breached when later than the skill's
+    first target after queueing; no agent touch in a closed window is an abandon. Its skill is
+    the handoff's reference (the queue it joined), else the pickup's. Next responses: agent
+    touches answering a customer who wrote after the agent's previous touch (within one
+    pickup-release stretch), breached when later than the next target of the skill of the
+    stretch's pickup."""
+    queued = {c.id: c for c in contacts
+              if any(op.result == "success" for op in c.of(HANDOFF))}
+    breaches = ResponseBreaches()
+    if not queued:
+        return breaches
+
+    def tally(skill: str | None) -> SkillResponses:
+        name = skill or UNRECORDED_SKILL
+        if name not in breaches.by_skill:
+            target = targets(skill)
+            breaches.by_skill[name] = SkillResponses(target.first, target.next)
+        return breaches.by_skill[name]
+
     said: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
     for contact_id, author, at in session.execute(
             select(ContactTouch.contact_id, ContactTouch.author, ContactTouch.at)
-            .where(ContactTouch.contact_id.in_(list(held)),
+            .where(ContactTouch.contact_id.in_(list(queued)),
                    ContactTouch.author.in_(("customer", "agent")))
             .order_by(ContactTouch.contact_id, ContactTouch.at, ContactTouch.id)):
         said[contact_id].append((_naive(at), author))
-    first = first_total = late = next_total = 0
-    for contact_id, contact in held.items():
-        touches = said[contact_id]
-        for queued in (op for op in contact.of(HANDOFF) if op.result == "success"):
-            start = _naive(queued.at)
-            reply = next((at for at, author in touches if author == "agent" and at >= start),
-                         None)
-            if reply is not None:
-                first_total += 1
-                first += (reply - start).total_seconds() > first_target
-        releases = sorted(_naive(op.at) for op in contact.of(RELEASE))
-        replied, waiting_since, stretch = False, None, 0
-        for at, author in touches:
-            now_stretch = bisect.bisect_right(releases, at)
-            if now_stretch != stretch:  # released in between: a new pickup starts afresh
-                replied, waiting_since, stretch = False, None, now_stretch
-            if author == "agent":
-                if replied and waiting_since is not None:
-                    next_total += 1
-                    late += (at - waiting_since).total_seconds() > next_target
-                replied, waiting_since = True, None
-            elif replied and waiting_since is None:
-                waiting_since = at
-    return ResponseBreaches(first_target, next_target, first, first_total, late, next_total)
+    for contact_id, contact in queued.items():
+        _first_responses(contact, said[contact_id], tally)
+        _next_responses(contact, said[contact_id], tally)
+    return breaches
+
+
+def _first_responses(contact: ContactFacts, touches: list[tuple[datetime, str]],
+                     tally: Callable[[str | None], SkillResponses]) -> None:
+    handoffs = contact.of(HANDOFF)
+    pickups = contact.of(PICKUP)
+    for i, queued in enumerate(handoffs):
+        if queued.result != "success":
+            continue
+        start = _naive(queued.at)
+        end = _naive(handoffs[i + 1].at) if i + 1 < len(handoffs) else (
+            _naive(contact.ended_at) if contact.ended_at is not None else None)
+        reply = next((at for at, author in touches
+                      if author == "agent" and at >= start and (end is None or at < end)), None)
+        pickup = next((op for op in pickups if _naive(op.at) >= start), None)
+        skills = tally(queued.reference or (pickup.reference if pickup else None))
+        if reply is not None:
+            skills.first_total += 1
+            skills.first += (reply - start).total_seconds() > skills.first_target
+        elif end is not None:
+            skills.abandoned += 1
+
+
+def _next_responses(contact: ContactFacts, touches: list[tuple[datetime, str]],
+                    tally: Callable[[str | None], SkillResponses]) -> None:
+    releases = sorted(_naive(op.at) for op in contact.of(RELEASE))
+    pickups = [(_naive(op.at), op.reference) for op in contact.of(PICKUP)]
+    replied, waiting_since, stretch = False, None, 0
+    for at, author in touches:
+        now_stretch = bisect.bisect_right(releases, at)
+        if now_stretch != stretch:  # released in between: a new pickup starts afresh
+            replied, waiting_since, stretch = False, None, now_stretch
+        if author == "agent":
+            if replied and waiting_since is not None:
+                skill = next((ref for when, ref in reversed(pickups) if when <= at), None)
+                skills = tally(skill)
+                skills.next_total += 1
+                skills.next += (at - waiting_since).total_seconds() > skills.next_target
+            replied, waiting_since = True, None
+        elif replied and waiting_since is None:
+            waiting_since = at
+
+
+def skill_responses(session: Session, since: datetime, until: datetime,
+                    targets: Callable[[str | None], ServiceTarget] = default_targets
+                    ) -> dict[str, SkillResponses]:
+    """Per skill, the responses of the contacts started in ``[since, until)`` (the supervisor
+    board's "service level today"), without the rest of the report."""
+    contacts = load_contacts(session, _scope(since, until, None).conditions())
+    return response_breaches(session, contacts, targets).by_skill
 
 
 def _naive(at: datetime) -> datetime:
@@ -531,10 +632,10 @@ class Report:
 
 def build_report(
     session: Session, since: datetime, until: datetime, channel: str | None = None,
-    first_response_seconds: float = 60.0, next_response_seconds: float = 120.0,
+    targets: Callable[[str | None], ServiceTarget] = default_targets,
 ) -> Report:
     """The service report of the contacts started in ``[since, until)`` (on ``channel``);
-    breaches are judged against the two response targets (seconds)."""
+    responses are judged against their skill's targets (``Settings.service_target``)."""
     scope = _scope(since, until, channel)
     contacts = load_contacts(session, scope.conditions())
     return Report(
@@ -556,8 +657,7 @@ def build_report(
         volume_by_hour=volume_by_hour(contacts),
         volume_by_weekday=volume_by_weekday(contacts),
         daily=daily_handoffs(contacts, scope),
-        response_breaches=response_breaches(session, contacts, first_response_seconds,
-                                            next_response_seconds),
+        response_breaches=response_breaches(session, contacts, targets),
     )
 
 

@@ -7,6 +7,7 @@ on one machine. No other module reads ``os.environ`` for Switchboard settings.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,38 @@ class PoolOptions:
 
 
 @dataclass(frozen=True)
+class ServiceTarget:
+    """A skill's service targets (seconds): ``first`` from joining the queue to an agent's
+    first reply, ``next`` from a customer's message with an agent to the agent's reply."""
+
+    first: float = 60.0
+    next: float = 120.0
+
+
+def _skill_targets(env: Mapping[str, str], name: str) -> tuple[tuple[str, ServiceTarget], ...]:
+    """``billing=60/120, complaints=120/300``: a skill's first/next-response targets in
+    seconds, for the skills of the queue (handoff.queue.SKILLS)."""
+    from handoff.queue import SKILLS  # here, not at the top: the queue's modules read settings
+
+    raw = env.get(name, "").strip()
+    parsed: dict[str, ServiceTarget] = {}
+    for item in filter(None, (part.strip() for part in re.split(r"[,;]", raw))):
+        match = re.fullmatch(r"([a-z][a-z0-9_]*)\s*=\s*([0-9.]+)\s*/\s*([0-9.]+)", item)
+        if match is None:
+            raise ValueError(f"{name}: {item!r} is not skill=first/next seconds "
+                             "(e.g. complaints=120/300)")
+        skill, first, next_ = match.group(1), float(match.group(2)), float(match.group(3))
+        if first <= 0 or next_ <= 0:
+            raise ValueError(f"{name}: {item!r}: targets must be positive seconds")
+        if skill not in SKILLS:
+            raise ValueError(f"{name}: no skill {skill!r}; skills: {', '.join(SKILLS)}")
+        if skill in parsed:
+            raise ValueError(f"{name}: {skill} is given twice")
+        parsed[skill] = ServiceTarget(first, next_)
+    return tuple(sorted(parsed.items()))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Configuration of one Switchboard deployment (see the README's configuration table)."""
 
@@ -132,6 +165,7 @@ class Settings:
     auto_assign: bool  # the queue gives chats to the least-loaded online agent by itself
     first_response_seconds: float  # service target: queued until an agent's first reply
     next_response_seconds: float  # service target: a customer's message until the agent's reply
+    skill_targets: tuple[tuple[str, ServiceTarget], ...]  # skills whose targets differ
     # Trust boundaries (SECURITY.md)
     rest_token: str | None  # None: derived from the secret key (see switchboard.keys)
     action_server_host: str  # the interface the action server binds (127.0.0.1: internal)
@@ -201,6 +235,7 @@ class Settings:
             auto_assign=_bool(env, "HANDOFF_AUTO_ASSIGN", False),
             first_response_seconds=_float(env, "HANDOFF_FIRST_RESPONSE_SECONDS", 60.0),
             next_response_seconds=_float(env, "HANDOFF_NEXT_RESPONSE_SECONDS", 120.0),
+            skill_targets=_skill_targets(env, "HANDOFF_SKILL_TARGETS"),
             rest_token=env.get("REST_CHANNEL_TOKEN") or None,
             action_server_host=env.get("ACTION_SERVER_HOST") or "127.0.0.1",
             action_server_url=env.get("ACTION_SERVER_URL") or None,
@@ -215,6 +250,12 @@ class Settings:
             tracker_ttl_days=_float(env, "TRACKER_TTL_DAYS", 3.0),
             contact_retention_days=_float(env, "CONTACT_RETENTION_DAYS", 730.0),
         )
+
+    def service_target(self, skill: str | None) -> ServiceTarget:
+        """The skill's targets (HANDOFF_SKILL_TARGETS), else the default pair
+        (HANDOFF_FIRST_RESPONSE_SECONDS, HANDOFF_NEXT_RESPONSE_SECONDS)."""
+        return dict(self.skill_targets).get(skill or "") or ServiceTarget(
+            self.first_response_seconds, self.next_response_seconds)
 
     def to_env(self) -> dict[str, str]:
         """These settings as the environment variables ``from_env`` reads (for child processes)."""
@@ -250,6 +291,8 @@ class Settings:
             "HANDOFF_AUTO_ASSIGN": "true" if self.auto_assign else "false",
             "HANDOFF_FIRST_RESPONSE_SECONDS": repr(self.first_response_seconds),
             "HANDOFF_NEXT_RESPONSE_SECONDS": repr(self.next_response_seconds),
+            "HANDOFF_SKILL_TARGETS": ",".join(f"{skill}={t.first!r}/{t.next!r}"
+                                              for skill, t in self.skill_targets),
             "ACTION_SERVER_HOST": self.action_server_host,
             "WEBCHAT_SESSION_DAYS": repr(self.webchat_session_days),
             "WEBCHAT_VERIFIED_IDLE_MINUTES": repr(self.webchat_verified_idle_minutes),

@@ -116,6 +116,7 @@ class RunningAssistant:
 
 TELEGRAM_SECRET = "test-telegram-webhook-secret"
 ALWAYS_OPEN = "Mon-Sun 00:00-24:00"  # handoff tests run at any hour; out-of-hours sets its own
+COMPLAINTS_TARGETS = "complaints=150/300"  # one skill's own targets; the rest keep 60/120
 
 
 @pytest.fixture(scope="session")
@@ -163,6 +164,7 @@ def assistant(
         "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
         "TELEGRAM_API_URL": fake_telegram.url,
         "HANDOFF_OPENING_HOURS": ALWAYS_OPEN,
+        "HANDOFF_SKILL_TARGETS": COMPLAINTS_TARGETS,
     }
     env.pop("DATABASE_URL", None)  # SQLite in the temporary data directory
     env.pop("REDIS_URL", None)  # always the project's own embedded redis-server

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import os
 import re
 import time
@@ -248,8 +249,45 @@ def test_the_supervisor_view_is_for_supervisors_and_shows_queues_and_agents(assi
     assert status == 200
     complaints = re.search(r"<tr><td>complaints</td><td>(\d+)</td><td>(\d+) min", page)
     assert int(complaints.group(1)) >= 1 and int(complaints.group(2)) >= 3
-    assert re.search(r"<tr><td>tom</td><td>online</td><td>\d+/3</td>", page)
+    # Each skill with its own targets (the stack sets complaints=150/300; billing keeps 60/120).
+    assert re.search(r"<tr><td>complaints</td>.*?<td>150 s / 300 s</td>", page)
+    assert re.search(r"<tr><td>billing</td>.*?<td>60 s / 120 s</td>", page)
+    # Time in status: tom has been online for whole minutes and seconds, not "last seen".
+    assert re.search(r"<tr><td>tom</td><td>online</td><td>\d+ (min \d+ s|h \d+ min)</td>"
+                     r"<td>\d+/3</td>", page)
+    assert "Service level today" in page
     assert queue.cancel(assistant.redis(), sender)
+
+
+def test_each_queued_chat_is_timed_against_its_own_skills_target(assistant, console):
+    """A complaint waiting 100 s is within its 150 s target; a bill waiting as long is past
+    billing's 60 s: the rows carry their skill's target and the supervisor counts by it."""
+    client = assistant.redis()
+    complaint, bill = (f"target-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    queue.enqueue(client, Handoff(complaint, "sms", "complaints", "repeated_complaint",
+                                  enqueued_at=time.time() - 100))
+    queue.enqueue(client, Handoff(bill, "sms", "billing", "requested",
+                                  enqueued_at=time.time() - 100))
+    try:
+        sam, _, _ = log_in(console, "sam", "kestrel-sam-demo")
+        status, _, body = fetch(sam, f"{console}/api/snapshot")
+        assert status == 200
+        view = json.loads(body)
+        rows = {row["sender_id"]: row for row in view["all"]}
+        assert rows[complaint]["target_seconds"] == 150
+        assert rows[bill]["target_seconds"] == 60
+        assert (view["skills"]["complaints"]["first_target"],
+                view["skills"]["complaints"]["next_target"]) == (150, 300)
+        over = {skill: view["skills"][skill]["over_first"] for skill in ("billing", "complaints")}
+        waiting_over = {skill: sum(1 for r in view["all"] if r["skill"] == skill
+                                   and not r.get("agent")
+                                   and r["waiting_seconds"] > r["target_seconds"])
+                        for skill in over}
+        assert over == waiting_over and over["billing"] >= 1
+        assert "service_today" in view  # a supervisor's snapshot
+    finally:
+        queue.cancel(client, complaint)
+        queue.cancel(client, bill)
 
 
 def test_an_agent_sets_away_and_logs_out_to_offline(assistant, console):
@@ -293,6 +331,16 @@ def test_the_supervisor_page_shows_the_report_charts_in_a_browser(assistant, con
         page.wait_for_function("() => Array.from(document.querySelectorAll('#charts img'))"
                                ".every(i => i.complete && i.naturalWidth >= 600)")
         expect(page.locator("#agents")).to_contain_text("sam")
+        # The board as the live socket redraws it: each skill's targets, the service level,
+        # every agent's time in status.
+        page.wait_for_function("() => Number(document.body.dataset.snapshots || 0) >= 1")
+        expect(page.locator("#skills tbody tr", has_text="complaints")).to_contain_text(
+            "150 s / 300 s")
+        expect(page.locator("#skills tbody tr", has_text="billing")).to_contain_text(
+            "60 s / 120 s")
+        assert page.locator("#skills tbody tr").first.locator("td").count() == 7
+        expect(page.locator("#agents tbody tr", has_text="sam").locator("td").nth(2)) \
+            .to_have_text(re.compile(r"^\d+ (min \d+ s|h \d+ min)$"))
         chromium.close()
 
 

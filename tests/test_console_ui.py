@@ -252,11 +252,107 @@ def test_service_target_breaches_in_the_report(db):
         c = h.begin("webchat", "breach-c", at(12, 0))  # queued, never answered: no response
         h.op(c, "handoff_requested", "success", "requested", at(12, 0))
     with db.reading() as session:
-        report = build_report(session, datetime(2026, 3, 2), datetime(2026, 3, 9), None, 60, 120)
+        report = build_report(session, datetime(2026, 3, 2), datetime(2026, 3, 9), None)
     breaches = report.response_breaches
     assert (breaches.first, breaches.first_total) == (1, 2)
     assert (breaches.next, breaches.next_total) == (1, 2)
-    assert "first response 1 of 2 (target 60 s); next response 1 of 2 (target 120 s)" in \
-        render(report, "text")
+    assert "first response 1 of 2; next response 1 of 2" in render(report, "text")
     assert '"breaches": 1' in render(report, "json")
     assert "response_breaches.next_response,breaches,1" in render(report, "csv")
+
+
+def test_each_skill_is_judged_by_its_own_targets(db):
+    """HANDOFF_SKILL_TARGETS gives complaints 120/300 s while billing keeps 60/120: the same
+    100 s first reply is on time for a complaint and a breach for a bill; a next reply is judged
+    by the skill of the pickup (a transfer to complaints); an abandon lowers the skill's
+    service level; records from before handoffs named their skill count as 'unknown'."""
+    from datetime import datetime
+
+    from operations.report_cli import render
+    from operations.reports import build_report
+    from switchboard.settings import Settings
+    from tests.test_reports import History
+
+    settings = Settings.from_env({"HANDOFF_SKILL_TARGETS": "complaints=120/300"})
+
+    def at(hour: int, minute: int, second: int = 0) -> datetime:
+        return datetime(2026, 4, 7, hour, minute, second)
+
+    with db.transaction() as session:
+        h = History(session)
+        bill = h.begin("webchat", "skills-bill", at(9, 0))
+        h.op(bill, "handoff_requested", "success", "requested", at(9, 0), "billing")
+        h.pickup(bill, "tom", at(9, 1), "billing")
+        h.reply(bill, "Hello", at(9, 1, 40), author="agent")  # 100 s: over billing's 60
+        h.release(bill, "transferred to complaints", at(9, 2))
+        h.pickup(bill, "ana", at(9, 3), "complaints")
+        h.say(bill, "it is about a complaint", None, at(9, 3, 10))
+        h.reply(bill, "Hi, Ana here", at(9, 3, 20), author="agent")  # ana's first: no next
+        h.say(bill, "so?", None, at(9, 3, 30))
+        h.reply(bill, "Filed", at(9, 6, 10), author="agent")  # 160 s: within 300, not 120
+        complaint = h.begin("sms", "skills-complaint", at(10, 0))
+        h.op(complaint, "handoff_requested", "success", "requested", at(10, 0), "complaints")
+        h.pickup(complaint, "ana", at(10, 1), "complaints")
+        h.reply(complaint, "Hello", at(10, 1, 40), author="agent")  # 100 s: within 120
+        gone = h.begin("webchat", "skills-gone", at(11, 0))
+        h.op(gone, "handoff_requested", "success", "requested", at(11, 0), "billing")
+        h.end(gone, "customer_goodbye", at(11, 5))  # left the queue: an abandon
+        old = h.begin("webchat", "skills-old", at(12, 0))
+        h.op(old, "handoff_requested", "success", "requested", at(12, 0))  # no skill named
+        h.pickup(old, "tom", at(12, 0, 30))
+        h.reply(old, "Hello", at(12, 0, 50), author="agent")  # 50 s: within the default 60
+    with db.reading() as session:
+        report = build_report(session, datetime(2026, 4, 6), datetime(2026, 4, 8), None,
+                              settings.service_target)
+    skills = report.response_breaches.by_skill
+    billing, complaints, unknown = skills["billing"], skills["complaints"], skills["unknown"]
+    assert (billing.first_target, billing.next_target) == (60, 120)
+    assert (complaints.first_target, complaints.next_target) == (120, 300)
+    assert (billing.first, billing.first_total, billing.abandoned) == (1, 1, 1)
+    assert billing.service_level == 0.0  # one late, one abandoned
+    assert (complaints.first, complaints.first_total, complaints.abandoned) == (0, 1, 0)
+    assert (complaints.next, complaints.next_total) == (0, 1)  # the transferred chat's 160 s
+    assert billing.next_total == 0
+    assert (unknown.first, unknown.first_total, unknown.service_level) == (0, 1, 1.0)
+    text = render(report, "text")
+    assert "complaints" in text and "service level 100.0%; first response 0 of 1 over 120 s" \
+        in text
+    assert "billing" in text and "service level 0.0%; first response 1 of 1 over 60 s, " \
+        "1 abandoned" in text
+    assert "response_breaches.by_skill.complaints.first_response,target_seconds,120.0" in \
+        render(report, "csv")
+
+
+def test_the_boards_service_level_today_counts_today_in_the_agents_zone(db):
+    """Since midnight in HANDOFF_TIMEZONE: yesterday's late reply is not today's; today's
+    on-time reply and today's abandon make 50%; a skill's own target decides "on time"."""
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from handoff.console.service_level import service_today, start_of_today
+    from switchboard.settings import Settings
+    from tests.test_reports import History
+
+    settings = Settings.from_env({"HANDOFF_SKILL_TARGETS": "technical=300/600",
+                                  "HANDOFF_TIMEZONE": "Pacific/Auckland"})
+    midnight = start_of_today("Pacific/Auckland")
+    assert midnight <= datetime.now(timezone.utc).replace(tzinfo=None) < \
+        midnight + timedelta(days=1)
+    with db.transaction() as session:
+        h = History(session)
+        late = h.begin("webchat", "today-late", midnight - timedelta(minutes=30))
+        h.op(late, "handoff_requested", "success", "requested", midnight - timedelta(minutes=30),
+             "technical")
+        h.reply(late, "Hi", midnight - timedelta(minutes=10), author="agent")  # late, yesterday
+        fine = h.begin("webchat", "today-fine", midnight + timedelta(seconds=5))
+        h.op(fine, "handoff_requested", "success", "requested",
+             midnight + timedelta(seconds=5), "technical")
+        h.reply(fine, "Hi", midnight + timedelta(seconds=245), author="agent")  # 240 s < 300
+        gone = h.begin("webchat", "today-gone", midnight + timedelta(seconds=10))
+        h.op(gone, "handoff_requested", "success", "requested",
+             midnight + timedelta(seconds=10), "technical")
+        h.end(gone, "customer_goodbye", midnight + timedelta(seconds=70))
+    app = SimpleNamespace(ctx=SimpleNamespace(settings=settings, db=db))
+    technical = service_today(app)["technical"]
+    assert technical == {"service_level": 0.5, "responses": 1, "first_breaches": 0,
+                         "abandoned": 1, "next_breaches": 0}

@@ -143,6 +143,11 @@ def test_telegram_customer_and_agent_in_a_browser(assistant, fake_telegram, agen
     assert said > touches.index(("agent", "Hello, Tom here. How can I help?"))
     [pickup] = [o for o in contact["operations"] if o["category"] == "agent_pickup"]
     assert contact["touches"][said]["at"] >= pickup["at"]  # ISO 8601 UTC: as text, in order
+    # The queue it joined and the queue it was taken from name the skill whose service
+    # targets judge the agent's replies (operations/reports.py).
+    [queued] = [o for o in contact["operations"]
+                if (o["category"], o["result"]) == ("handoff_requested", "success")]
+    assert queued["reference"] == pickup["reference"] == "general"
 
 
 def test_the_console_reconnects_after_a_console_restart(assistant, browser, agent_page):

@@ -116,3 +116,25 @@ def test_the_longest_wait_is_found_in_any_band_and_among_requeued_chats(client):
     queue.requeue_front(client, "ana", "requeued")  # at the front, its first arrival kept
     assert queue.waiting(client, "billing")[1] == "requeued"
     assert queue.queue_stats(client, now)["billing"] == {"waiting": 3, "longest_wait": 900}
+
+
+def test_time_in_status_runs_from_the_last_change_of_status(client):
+    """The supervisor board's "time in status": a heartbeat or setting the same status again
+    does not restart it, a change does; a page gone silent is offline since its last beat; a
+    presence written before statuses kept their start still reads (since its last beat)."""
+    from handoff import presence
+
+    presence.set_status(client, "ana", "online", ["billing"], 3, now=1000.0)
+    presence.heartbeat(client, "ana", now=1030.0)
+    presence.set_status(client, "ana", "online", ["billing"], 3, now=1060.0)
+    ana = presence.get(client, "ana")
+    assert ana.status_since(1070.0, timeout=90) == 1000.0
+    presence.set_status(client, "ana", "away", ["billing"], 3, now=1100.0)
+    presence.heartbeat(client, "ana", now=1150.0)
+    assert presence.get(client, "ana").status_since(1160.0, timeout=90) == 1100.0
+    assert presence.get(client, "ana").effective_status(1300.0, timeout=90) == "offline"
+    assert presence.get(client, "ana").status_since(1300.0, timeout=90) == 1150.0
+    client.hset("switchboard:handoff:presence", "old", "online|billing|3|1200.0")
+    old = presence.get(client, "old")
+    assert (old.status, old.capacity, old.status_since(1210.0, timeout=90)) == ("online", 3,
+                                                                                1200.0)

@@ -65,12 +65,13 @@ class History:
         service.touch_contact(self.session, contact, direction="out", author=author, text=text,
                               at=at)
 
-    def op(self, contact, category: str, result: str, detail: str, at: datetime) -> None:
+    def op(self, contact, category: str, result: str, detail: str, at: datetime,
+           reference: str | None = None) -> None:
         service.record_operation(self.session, contact, category=category, result=result,
-                                 detail=detail, at=at)
+                                 detail=detail, at=at, reference=reference)
 
-    def pickup(self, contact, agent: str, at: datetime) -> None:
-        self.op(contact, "agent_pickup", "success", agent, at)
+    def pickup(self, contact, agent: str, at: datetime, skill: str | None = None) -> None:
+        self.op(contact, "agent_pickup", "success", agent, at, reference=skill)
         service.set_agent(self.session, contact, agent)
 
     def release(self, contact, detail: str, at: datetime) -> None:

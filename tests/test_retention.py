@@ -102,7 +102,7 @@ def _old_and_recent_contacts(db) -> dict[str, int]:
                 ("out", "Sorry Grace, I've filed complaint CMP-2024-000001.", None),
                 ("in", "blorp zzkx", "nlu_fallback")], [
                 ("complaint_filed", "success", "", "CMP-2024-000001"),
-                ("handoff_requested", "success", "billing_dispute", None),
+                ("handoff_requested", "success", "billing_dispute", "billing"),
                 ("billing_dispute", "refused", "line 447700900777 is suspended", None)],
                 customer=grace),
             "old_again": _contact(session, "sms", sms, OLD + timedelta(days=2),
@@ -142,7 +142,7 @@ def test_old_contacts_are_anonymised_recent_ones_kept_and_reports_count_the_same
         assert [(o.category, o.result, o.detail, o.reference)
                 for o in _operations(session, ids["old"])] == [
             ("complaint_filed", "success", "", None),
-            ("handoff_requested", "success", "billing_dispute", None),
+            ("handoff_requested", "success", "billing_dispute", "billing"),  # a skill stays
             ("billing_dispute", "refused", "", None)]
         # One person's contacts of the same sweep share one pseudonym: still one person.
         assert session.get(Contact, ids["old_again"]).sender_id == old.sender_id

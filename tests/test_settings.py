@@ -48,3 +48,29 @@ def test_the_action_server_url_can_point_at_a_cluster_service():
 def test_a_malformed_number_names_the_variable():
     with pytest.raises(ValueError, match="RASA_PORT"):
         Settings.from_env({"RASA_PORT": "fifty"})
+
+
+def test_skills_may_have_their_own_service_targets():
+    settings = Settings.from_env({"HANDOFF_SKILL_TARGETS": "complaints=120/300; technical=90/180",
+                                  "HANDOFF_FIRST_RESPONSE_SECONDS": "45"})
+    assert (settings.service_target("complaints").first,
+            settings.service_target("complaints").next) == (120, 300)
+    assert (settings.service_target("technical").first,
+            settings.service_target("technical").next) == (90, 180)
+    assert (settings.service_target("billing").first,
+            settings.service_target("billing").next) == (45, 120)  # the defaults
+    assert settings.service_target(None).first == 45
+    again = Settings.from_env(settings.to_env())  # child processes read the same
+    assert again.skill_targets == settings.skill_targets
+
+
+@pytest.mark.parametrize("given, says", [
+    ("complaint=120/300", "no skill 'complaint'"),
+    ("complaints=120", "not skill=first/next"),
+    ("complaints=0/300", "positive"),
+    ("billing=60/120,billing=30/60", "given twice"),
+])
+def test_a_wrong_skill_target_names_the_variable_and_the_fault(given, says):
+    with pytest.raises(ValueError, match="HANDOFF_SKILL_TARGETS") as raised:
+        Settings.from_env({"HANDOFF_SKILL_TARGETS": given})
+    assert says in str(raised.value)

@@ -23,8 +23,9 @@ from handoff import inbox, presence, queue
 from handoff.console import blueprint
 from handoff.console.auth import agent_record, current_agent, in_thread, still_logged_in
 from handoff.console.html import mask_number
+from handoff.console.service_level import service_today
 from switchboard.redis_client import async_redis_client, redis_client
-from switchboard.settings import Settings
+from switchboard.settings import ServiceTarget, Settings
 
 REFRESH_SECONDS = 5.0
 ROWS_PER_SKILL = 50  # a console lists the next 50 of each skill; the counts cover the rest
@@ -47,19 +48,21 @@ def snapshot(agent_id: str, agent_timeout: float, as_of: str | None = None,
             for s, r in zip(held, queue.records(client, held), strict=True)]
     view = {"kind": "snapshot", "agent": agent_id, "mine": mine,
             "queue": [row for row in shared["queue"] if row["skill"] in skills],
-            "agents": shared["agents"], "skills": shared["skills"],
-            "targets": targets(settings)}
+            "agents": shared["agents"], "skills": shared["skills"]}
     if everything:
         view["all"] = shared["queue"] + shared["held"]
     return view
 
 
-def targets(settings: Settings | None) -> dict[str, float]:
-    """The service targets (seconds): first response (queued until an agent's first reply) and
-    next response (a customer's message with an agent until the agent's reply)."""
-    if settings is None:
-        return {"first": 60.0, "next": 120.0}
-    return {"first": settings.first_response_seconds, "next": settings.next_response_seconds}
+def targets(settings: Settings | None) -> dict[str, dict[str, float]]:
+    """Each skill's service targets (seconds): ``first_target`` (queued until an agent's first
+    reply) and ``next_target`` (a customer's message with an agent until the agent's reply)."""
+    return {skill: {"first_target": _target(settings, skill).first,
+                    "next_target": _target(settings, skill).next} for skill in queue.SKILLS}
+
+
+def _target(settings: Settings | None, skill: str | None) -> ServiceTarget:
+    return settings.service_target(skill) if settings is not None else ServiceTarget()
 
 
 _names: dict[str, tuple[float, str]] = {}  # msisdn -> (when read, holder's name)
@@ -100,6 +103,7 @@ def _held_row(sender_id: str, handoff: queue.Handoff | None, unanswered: dict[st
     return {"sender_id": sender_id, "channel": handoff.channel if handoff else "",
             "reason": handoff.reason if handoff else "",
             "skill": handoff.skill if handoff else "",
+            "target_seconds": _target(settings, handoff.skill if handoff else None).next,
             "customer": customer_label(handoff, sender_id, settings),
             "last_customer_text": said[-1] if said else "", "agent": agent,
             "waiting_reply_seconds": int(now - unanswered[sender_id])
@@ -124,6 +128,7 @@ def _shared_view(client, now: float, agent_timeout: float, as_of: str | None,
                 continue
             said = [t["text"] for t in handoff.transcript if t.get("from") == "customer"]
             rows.append({"sender_id": sender_id, "skill": skill, "priority": handoff.priority,
+                         "target_seconds": _target(settings, skill).first,
                          "channel": handoff.channel, "reason": handoff.reason,
                          "customer": customer_label(handoff, sender_id, settings),
                          "waiting_seconds": int(now - handoff.enqueued_at),
@@ -131,7 +136,8 @@ def _shared_view(client, now: float, agent_timeout: float, as_of: str | None,
     everyone = presence.everyone(client)
     agents = [{"agent_id": p.agent_id, "status": p.effective_status(now, agent_timeout),
                "load": p.load, "capacity": p.capacity, "skills": list(p.skills),
-               "seen_seconds": int(now - p.seen)}
+               "seen_seconds": int(now - p.seen),
+               "status_seconds": int(now - p.status_since(now, agent_timeout))}
               for p in everyone]
     unanswered = queue.unanswered_since(client)
     held = []
@@ -140,12 +146,12 @@ def _shared_view(client, now: float, agent_timeout: float, as_of: str | None,
         held += [_held_row(s, r, unanswered, now, settings, p.agent_id)
                  for s, r in zip(chats, queue.records(client, chats), strict=True)]
     skills = queue.queue_stats(client, now)
-    limits = targets(settings)
     for skill, figures in skills.items():  # service targets missed right now, per skill
+        figures.update(targets(settings)[skill])
         figures["over_first"] = sum(1 for r in rows if r["skill"] == skill
-                                    and r["waiting_seconds"] > limits["first"])
+                                    and r["waiting_seconds"] > r["target_seconds"])
         figures["over_next"] = sum(1 for r in held if r["skill"] == skill
-                                   and (r["waiting_reply_seconds"] or 0) > limits["next"])
+                                   and (r["waiting_reply_seconds"] or 0) > r["target_seconds"])
     view = {"queue": rows, "agents": agents, "skills": skills, "held": held,
             "unanswered": unanswered}
     if as_of is not None:
@@ -159,6 +165,8 @@ async def snapshot_api(request: Request) -> HTTPResponse:
     agent = await agent_record(request)
     view = await in_thread(snapshot, agent.id, settings.agent_timeout_seconds, None, settings,
                            agent.supervisor)
+    if agent.supervisor:
+        view["service_today"] = await in_thread(service_today, request.app)
     return response.json(view)
 
 
@@ -168,10 +176,9 @@ async def live(request: Request, ws) -> None:
     if agent_id is None:  # the middleware answers HTTP; a socket is refused here too
         await ws.close()
         return
-    settings = request.app.ctx.settings
     supervisor = (await agent_record(request)).supervisor
     tasks = [asyncio.create_task(_heartbeats(ws, request, agent_id)),
-             asyncio.create_task(_snapshots(ws, agent_id, settings, supervisor)),
+             asyncio.create_task(_snapshots(ws, agent_id, request.app, supervisor)),
              asyncio.create_task(_personal(ws, agent_id, _cursor(request)))]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -199,15 +206,19 @@ async def _heartbeats(ws, request: Request, agent_id: str) -> None:
         await in_thread(presence.heartbeat, redis_client(), agent_id)
 
 
-async def _snapshots(ws, agent_id: str, settings: Settings, supervisor: bool) -> None:
-    """A snapshot now, then after every queue or presence event (or every few seconds)."""
+async def _snapshots(ws, agent_id: str, app: Any, supervisor: bool) -> None:
+    """A snapshot now, then after every queue or presence event (or every few seconds);
+    supervisors' also carry the service level today."""
+    settings = app.ctx.settings
     client = async_redis_client()
     newest = await client.xrevrange(queue.EVENTS, count=1)
     last = newest[0][0] if newest else "0-0"  # before the snapshot: no event slips between
     while True:
-        await ws.send(json.dumps(await in_thread(snapshot, agent_id,
-                                                 settings.agent_timeout_seconds, last,
-                                                 settings, supervisor)))
+        view = await in_thread(snapshot, agent_id, settings.agent_timeout_seconds, last,
+                               settings, supervisor)
+        if supervisor:
+            view["service_today"] = await in_thread(service_today, app)
+        await ws.send(json.dumps(view))
         answer = await client.xread({queue.EVENTS: last}, block=int(REFRESH_SECONDS * 1000),
                                     count=100)
         if answer:

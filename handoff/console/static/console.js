@@ -9,8 +9,6 @@
   const pageKind = body.dataset.page;
   const openSender = body.dataset.sender || "";
   const status = document.getElementById("connection");
-  const targets = { first: Number(body.dataset.firstTarget || 60),
-    next: Number(body.dataset.nextTarget || 120) };
   const baseTitle = document.title;
   let delay = 1000;
   let cursor = body.dataset.cursor || "";  // the agent's inbox, read up to here
@@ -174,7 +172,7 @@
     li.dataset.sender = r.sender_id;
     const held = kind === "mine" || (kind === "all" && r.agent);
     const waited = held ? r.waiting_reply_seconds : r.waiting_seconds;
-    const target = held ? targets.next : targets.first;
+    const target = r.target_seconds;  // its skill's: first reply while queued, next when held
     const top = el("span", "row__top");
     top.appendChild(el("span", "who", r.customer || ""));
     if (waited !== null && waited !== undefined) {
@@ -239,7 +237,6 @@
 
   function showLists(snapshot) {
     body.dataset.snapshots = String(Number(body.dataset.snapshots || 0) + 1);
-    if (snapshot.targets) Object.assign(targets, snapshot.targets);
     fillList("mine", snapshot.mine, "mine");
     fillList("queue", snapshot.queue, "queue");
     if (snapshot.all) fillList("all", snapshot.all, "all");
@@ -321,14 +318,28 @@
     for (const text of texts) row.appendChild(el("td", "", text));
   }
 
+  function duration(seconds) {  // as the server writes it (pages.py _duration)
+    if (seconds >= 3600) {
+      return Math.floor(seconds / 3600) + " h " + Math.floor(seconds % 3600 / 60) + " min";
+    }
+    return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+  }
+
+  function level(today) {  // "92% of 25", or a dash when nobody queued today
+    if (!today || today.service_level === null || today.service_level === undefined) return "-";
+    return Math.round(100 * today.service_level) + "% of " + (today.responses + today.abandoned);
+  }
+
   function showSupervisor(snapshot) {
+    body.dataset.snapshots = String(Number(body.dataset.snapshots || 0) + 1);
     const skills = document.querySelector("#skills tbody");
+    const today = snapshot.service_today || {};
     skills.replaceChildren();
     for (const [skill, s] of Object.entries(snapshot.skills)) {
       const row = document.createElement("tr");
-      cells(row, [skill, String(s.waiting),
-        Math.floor(s.longest_wait / 60) + " min " + (s.longest_wait % 60) + " s",
-        String(s.over_first || 0), String(s.over_next || 0)]);
+      cells(row, [skill, String(s.waiting), duration(s.longest_wait),
+        s.first_target + " s / " + s.next_target + " s",
+        String(s.over_first || 0), String(s.over_next || 0), level(today[skill])]);
       if (s.over_first || s.over_next) row.className = "breach";
       skills.appendChild(row);
     }
@@ -336,8 +347,8 @@
     agents.replaceChildren();
     for (const a of snapshot.agents) {
       const row = document.createElement("tr");
-      cells(row, [a.agent_id, a.status, a.load + "/" + a.capacity, a.skills.join(", "),
-        a.seen_seconds + " s ago"]);
+      cells(row, [a.agent_id, a.status, duration(a.status_seconds),
+        a.load + "/" + a.capacity, a.skills.join(", "), a.seen_seconds + " s ago"]);
       agents.appendChild(row);
     }
   }
