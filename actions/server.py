@@ -25,6 +25,7 @@ from sanic.response import HTTPResponse
 from switchboard import metrics
 from switchboard.keys import action_server_token, token_matches
 from switchboard.log import configure_logging, get_logger
+from switchboard.services import Services, install
 from switchboard.settings import Settings, load_settings
 
 log = get_logger(__name__)
@@ -89,6 +90,7 @@ def _action_name(request: Request) -> str:
 
 def main(settings: Settings | None = None) -> None:
     settings = settings or load_settings()
+    install(Services(settings))  # the actions rasa_sdk constructs take it from here
     configure_logging(settings)
     metrics.prepare(settings.data_dir, "actions", settings.action_port)
     app = build_app(settings)

@@ -96,8 +96,12 @@ def _port(argv: list[str], default: int) -> int:
 
 def main() -> None:
     from switchboard.log import install_redaction
+    from switchboard.services import Services, install
     from switchboard.settings import load_settings
 
+    # The channels, stores and gateway Rasa constructs from credentials.yml and endpoints.yml
+    # take this process's Services from here (switchboard/services.py).
+    install(Services(load_settings()))
     install_redaction()  # Rasa's own log lines may quote a customer's message
     apply_fixes()
     serve_metrics(_port(sys.argv, load_settings().rasa_port))

@@ -25,6 +25,7 @@ from switchboard.db import database
 from switchboard.keys import api_token
 from switchboard.log import configure_logging, get_logger
 from switchboard.redis_client import redis_client
+from switchboard.services import Services, install
 from switchboard.settings import Settings, load_settings
 
 log = get_logger(__name__)
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> Sanic:
     app = Sanic("switchboard_contacts")
     app.config.FALLBACK_ERROR_FORMAT = "json"  # errors as JSON, never an HTML traceback
     app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES  # console forms and API calls are small
+    app.ctx.services = install(Services(settings))  # for the blueprints' handlers
     app.ctx.settings = settings
     app.ctx.db = database(settings)
     app.ctx.api_token = api_token(settings)
