@@ -16,29 +16,17 @@ develop/use/patterns/distributed-locks/ (single instance; we need no more than t
 from __future__ import annotations
 
 import math
-import os
-import socket
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import redis
 
 from contacts import events
+from switchboard.lease import RELEASE, RENEW, holder_id
 
 MEMBERS = "switchboard:contact_recorders"  # sorted set: recorder id -> last heartbeat (seconds)
 _LEASE = "switchboard:contact_events:lease:"
 
-# Renew only a lease we still hold; give back only our own.
-_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then " \
-         "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then " \
-           "return redis.call('DEL', KEYS[1]) else return 0 end"
-
-
-def recorder_id() -> str:
-    """A name unique to this recorder: host, process and a random part (pids repeat)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -46,7 +34,7 @@ class Leases:
     """The streams this recorder holds. ``refresh`` every ``lease_seconds / 3`` or more often."""
 
     client: redis.Redis
-    owner: str = field(default_factory=recorder_id)
+    owner: str = field(default_factory=holder_id)
     lease_seconds: float = 15.0
     held: list[str] = field(default_factory=list)
 
@@ -57,7 +45,7 @@ class Leases:
         share = self._fair_share(now)
         self.held = [s for s in self.held if self._renew(s)]
         for extra in self.held[share:]:
-            self.client.eval(_RELEASE, 1, _LEASE + extra, self.owner)
+            self.client.eval(RELEASE, 1, _LEASE + extra, self.owner)
         self.held = self.held[:share]
         taken = []
         for stream in events.streams():
@@ -72,7 +60,7 @@ class Leases:
     def release_all(self) -> None:
         """On a clean stop: the others take over now, not after the lease lapses."""
         for stream in self.held:
-            self.client.eval(_RELEASE, 1, _LEASE + stream, self.owner)
+            self.client.eval(RELEASE, 1, _LEASE + stream, self.owner)
         self.client.zrem(MEMBERS, self.owner)
         self.held = []
 
@@ -84,7 +72,7 @@ class Leases:
         return int(self.lease_seconds * 1000)
 
     def _renew(self, stream: str) -> bool:
-        return bool(self.client.eval(_RENEW, 1, _LEASE + stream, self.owner, self._ms))
+        return bool(self.client.eval(RENEW, 1, _LEASE + stream, self.owner, self._ms))
 
     def _fair_share(self, now: float) -> int:
         with self.client.pipeline(transaction=True) as pipe:

@@ -1,6 +1,6 @@
-"""The queue's clock: what happens with time rather than with a message. Runs as a task of the
-console process, one sweep a second; every step is safe with several sweepers (each change is
-decided by an atomic Redis operation).
+"""The queue's clock: what happens with time rather than with a message. One sweep a second,
+by one replica at a time across the cluster (a Redis lease, ``run``); each step would also be
+safe with several sweepers (each change is decided by an atomic Redis operation).
 
 - Waits past ``HANDOFF_MAX_WAIT_MINUTES`` end: the customer is told what happens next and is
   back with the bot.
@@ -17,6 +17,7 @@ decided by an atomic Redis operation).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -27,6 +28,7 @@ from handoff import customer, inbox, presence, queue, tracker
 from handoff.intake import wait_phrase
 from handoff.models import Agent
 from switchboard.db import database
+from switchboard.lease import Lease
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client, redis_client
 from switchboard.settings import Settings
@@ -205,14 +207,30 @@ def _moved_enough(before: int, now: int) -> bool:
     return now < before and (now == 1 or before - now >= max(2, before // 3))
 
 
-async def run(settings: Settings, every: float = 1.0) -> None:
-    """Sweep forever (cancelled when the console process stops); Redis outages are logged and
-    retried, never fatal."""
-    while True:
-        try:
+CLOCK_LEASE = "switchboard:handoff:clock:lease"
+LEASE_SECONDS = 5.0  # a dead clock's replica takes over within this
+
+
+async def run(settings: Settings, every: float = 1.0, lease: Lease | None = None) -> None:
+    """Sweep forever while holding the clock's lease: with several replicas exactly one
+    sweeps, and another takes over within ``LEASE_SECONDS`` of its death (cancelled when the
+    process stops, which hands the lease on at once). Redis outages are logged and retried,
+    never fatal."""
+    lease = lease or Lease(redis_client(settings), CLOCK_LEASE, LEASE_SECONDS)
+    try:
+        while True:
+            await _tick(settings, lease)
+            await asyncio.sleep(every)
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            await asyncio.to_thread(lease.release)
+
+
+async def _tick(settings: Settings, lease: Lease) -> None:
+    try:
+        if await asyncio.to_thread(lease.hold):
             await sweep(settings)
-        except redis.RedisError as exc:
-            log.warning("handoff.worker_unavailable", error=type(exc).__name__)
-        except Exception as exc:  # noqa: BLE001  # keep sweeping; the next pass retries
-            log.error("handoff.worker_failed", error=type(exc).__name__)
-        await asyncio.sleep(every)
+    except redis.RedisError as exc:
+        log.warning("handoff.worker_unavailable", error=type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001  # keep sweeping; the next pass retries
+        log.error("handoff.worker_failed", error=type(exc).__name__)

@@ -138,3 +138,49 @@ def test_time_in_status_runs_from_the_last_change_of_status(client):
     old = presence.get(client, "old")
     assert (old.status, old.capacity, old.status_since(1210.0, timeout=90)) == ("online", 3,
                                                                                 1200.0)
+
+
+def test_the_queue_clock_ticks_on_one_replica_at_a_time(client, redis_settings, monkeypatch):
+    """Three replicas run the clock for a while: only the lease holder sweeps; when it stops,
+    another takes over at once (a clean stop gives the lease back); a holder that died without
+    giving it back is replaced once its lease lapses."""
+    import asyncio
+
+    from handoff import worker
+    from switchboard.lease import Lease
+
+    sweeps: list[str] = []
+
+    async def sweep(settings, now=None):  # which replica swept: its task's name
+        sweeps.append(asyncio.current_task().get_name())
+        return {}
+
+    monkeypatch.setattr(worker, "sweep", sweep)
+
+    async def replica(name: str) -> None:
+        asyncio.current_task().set_name(name)
+        lease = Lease(client, worker.CLOCK_LEASE, 0.6, owner=name)
+        await worker.run(redis_settings, every=0.05, lease=lease)
+
+    async def scenario() -> None:
+        first = asyncio.create_task(replica("a"))
+        await asyncio.sleep(0.3)
+        others = [asyncio.create_task(replica(n)) for n in ("b", "c")]
+        await asyncio.sleep(0.6)
+        assert set(sweeps) == {"a"}, sweeps  # the others waited
+        first.cancel()  # a clean stop hands the lease on
+        await asyncio.gather(first, return_exceptions=True)
+        del sweeps[:]
+        await asyncio.sleep(0.4)
+        assert len(set(sweeps)) == 1 and sweeps[0] in ("b", "c"), sweeps
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+    asyncio.run(scenario())
+    dead = Lease(client, worker.CLOCK_LEASE, 0.3, owner="dead")
+    assert dead.hold()
+    heir = Lease(client, worker.CLOCK_LEASE, 0.3, owner="heir")
+    assert not heir.hold()  # the dead holder's lease has not lapsed yet
+    time.sleep(0.4)
+    assert heir.hold() and not dead.hold()
