@@ -141,6 +141,8 @@ class Settings:
     database_url: str  # SQLite file in data_dir unless DATABASE_URL says otherwise
     database_pool: PoolOptions  # a server database's pool per process (DATABASE_POOL_*)
     console_port: int
+    recorder_port: int  # the contact recorder's /health and /metrics
+    queue_clock_port: int  # the queue clock's /health and /metrics
     api_token: str | None  # None: generated once and kept in data_dir (see switchboard.keys)
     contact_timeout_minutes: float
     accounts_backend: str  # module:Class of the operator back end
@@ -211,6 +213,8 @@ class Settings:
                 connect_timeout=_float(env, "DATABASE_CONNECT_TIMEOUT", 10.0),
                 statement_timeout=_float(env, "DATABASE_STATEMENT_TIMEOUT", 0.0)),
             console_port=_int(env, "CONSOLE_PORT", 8080),
+            recorder_port=_int(env, "RECORDER_PORT", 8081),
+            queue_clock_port=_int(env, "QUEUE_CLOCK_PORT", 8082),
             api_token=env.get("SWITCHBOARD_API_TOKEN") or None,
             contact_timeout_minutes=_float(env, "CONTACT_TIMEOUT_MINUTES", 30.0),
             accounts_backend=env.get("ACCOUNTS_BACKEND") or "accounts.sql:SqlAccountBackend",
@@ -276,6 +280,8 @@ class Settings:
             "DATABASE_POOL_TIMEOUT": repr(self.database_pool.timeout),
             "DATABASE_CONNECT_TIMEOUT": repr(self.database_pool.connect_timeout),
             "CONSOLE_PORT": str(self.console_port),
+            "RECORDER_PORT": str(self.recorder_port),
+            "QUEUE_CLOCK_PORT": str(self.queue_clock_port),
             "CONTACT_TIMEOUT_MINUTES": repr(self.contact_timeout_minutes),
             "ACCOUNTS_BACKEND": self.accounts_backend,
             "SWITCHBOARD_DEMO_DATA": "true" if self.demo_data else "false",
