@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import extract
+from actions.base import ServiceAction
 from actions.contact_records import operation_record
 from switchboard.log import conversation_ref, get_logger
+from switchboard.settings import Settings
 
 log = get_logger(__name__)
 
@@ -90,7 +92,7 @@ def private_chat_only(metadata: dict[str, Any]) -> str:
             f"{where}. Here I can answer general questions about plans, roaming and coverage.")
 
 
-class ActionAccountRequest(Action):
+class ActionAccountRequest(ServiceAction):
     """Note what the customer asked for; the verification form comes next (data/rules)."""
 
     def name(self) -> str:
@@ -118,18 +120,19 @@ class ActionAccountRequest(Action):
             # action_after_verification serves nothing after a refusal here
             return [SlotSet("requested_service", None), SlotSet("flow_failed", "group_chat"),
                     operation_record(OPERATION_CATEGORIES[intent], "refused", detail="group chat")]
-        if not is_verified(tracker):  # the verification form asks for the number next
+        settings = self.services.settings
+        if not is_verified(settings, tracker):  # the verification form asks for the number next
             dispatcher.utter_message(text=f"I can help you {label}.")
             events = [SlotSet("requested_service", intent)]
             known = metadata.get("channel_verified_msisdn") or _number_given(tracker)
             if known:  # vouched for by the channel (SMS sender, Telegram contact), or said
                 events.append(SlotSet("phone_number", str(known)))
             return events
-        other = _other_number(tracker)
+        other = _other_number(settings, tracker)
         if other:  # only the verified account, ever: nothing about anyone else's
             dispatcher.utter_message(
                 text=f"I can only help with the account you verified in this chat, "
-                     f"{display_number(verified_number(tracker))}. For "
+                     f"{display_number(verified_number(settings, tracker))}. For "
                      f"{display_number(other)}, its owner needs to contact us.")
             return [SlotSet("requested_service", None), SlotSet("flow_failed", "other_number")]
         return [SlotSet("requested_service", intent)]
@@ -143,12 +146,12 @@ def _number_given(tracker: Tracker) -> str | None:
     return numbers[-1] if numbers else None
 
 
-def _other_number(tracker: Tracker) -> str | None:
+def _other_number(settings: Settings, tracker: Tracker) -> str | None:
     """A phone number in the request that is not the verified customer's."""
     from actions.verification import normalise_msisdn, verified_number
 
     for value in tracker.get_latest_entity_values("phone_number"):
         msisdn = normalise_msisdn(str(value))
-        if msisdn and msisdn != verified_number(tracker):
+        if msisdn and msisdn != verified_number(settings, tracker):
             return msisdn
     return None

@@ -10,7 +10,7 @@ import re
 from datetime import date
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -18,12 +18,14 @@ from rasa_sdk.types import DomainDict
 from accounts import complaints
 from accounts.backend import ComplaintInfo
 from actions import extract
+from actions.base import ServiceAction
 from actions.contact_records import operation_record
 from actions.extract import ListeningForm, reask
 from actions.flow import FlowValidation, accept, offer_human, reject, reset_flow
 from actions.human import hand_over
 from actions.verification import display_number, verified_number
-from switchboard.db import database
+from switchboard.db import Database
+from switchboard.settings import Settings
 
 CATEGORY_WORDS = {
     "network": ("network", "signal", "coverage", "mast", "call drop", "dropped", "reception"),
@@ -174,12 +176,12 @@ class ValidateComplaintForm(ListeningForm):
         return accept("disputed_amount", _pounds(pence))
 
 
-def summary(tracker: Tracker) -> tuple[str, list[dict[str, str]]]:
+def summary(settings: Settings, tracker: Tracker) -> tuple[str, list[dict[str, str]]]:
     """The complaint exactly as it will be filed, and buttons to file it or change a field."""
     from actions.self_service import change_button
 
     category = tracker.get_slot("complaint_category")
-    msisdn = verified_number(tracker)
+    msisdn = verified_number(settings, tracker)
     who = f" for {display_number(msisdn)}" if msisdn else ""
     lines = [f"Here's the complaint I'll file{who}:",
              f"- Type: {CATEGORY_NAMES.get(category, category)}",
@@ -198,7 +200,7 @@ def summary(tracker: Tracker) -> tuple[str, list[dict[str, str]]]:
     return "\n".join(lines), buttons
 
 
-class ActionSubmitComplaint(Action):
+class ActionSubmitComplaint(ServiceAction):
     def name(self) -> str:
         return "action_submit_complaint"
 
@@ -213,7 +215,7 @@ class ActionSubmitComplaint(Action):
             dispatcher.utter_message(text="OK, I haven't filed anything.")
             return [*reset_flow(tracker), operation_record(operation, "refused",
                                                            detail="customer declined")]
-        msisdn = verified_number(tracker)
+        msisdn = verified_number(self.services.settings, tracker)
         if msisdn is None:  # the verification lapsed meanwhile: nothing is filed unverified
             from actions.self_service import LAPSED
 
@@ -229,7 +231,7 @@ class ActionSubmitComplaint(Action):
             bill_period=extract.bill_month(tracker.get_slot("bill_period") or "", _today()),
             disputed_pence=amount,
         )
-        db = database()
+        db = self.services.db
         complaint = await asyncio.to_thread(complaints.file_complaint, db, new)
         recent = await asyncio.to_thread(complaints.recent_complaints, db, msisdn)
         dispatcher.utter_message(
@@ -239,12 +241,13 @@ class ActionSubmitComplaint(Action):
                                                        reference=complaint.reference)]
         if category == "billing":  # a disputed charge goes to a person straight away
             dispatcher.utter_message(text="Billing disputes are best checked with a person.")
-            return [*done, *await hand_over(dispatcher, tracker, "billing_dispute", "billing")]
+            return [*done, *await hand_over(self.services, dispatcher, tracker,
+                                                "billing_dispute", "billing")]
         if recent > 1:
             dispatcher.utter_message(text=f"I see this is complaint number {recent} from you "
                                           "in 30 days; I'm sorry things keep going wrong.")
-            return [*done, *await hand_over(dispatcher, tracker, "repeated_complaint",
-                                            "complaints")]
+            return [*done, *await hand_over(self.services, dispatcher, tracker,
+                                            "repeated_complaint", "complaints")]
         return done
 
 
@@ -262,7 +265,7 @@ class ValidateComplaintStatusForm(FlowValidation):
         return accept("complaint_reference", match.group(0).upper())
 
 
-class ActionComplaintStatus(Action):
+class ActionComplaintStatus(ServiceAction):
     def name(self) -> str:
         return "action_complaint_status"
 
@@ -272,18 +275,19 @@ class ActionComplaintStatus(Action):
         if tracker.get_slot("flow_failed") or not reference:
             offer_human(dispatcher, "I couldn't find the complaint here.")
             return [*reset_flow(tracker), operation_record("complaint_status_query", "failure")]
-        return [*reset_flow(tracker),
-                *await _look_up(dispatcher, reference, verified_number(tracker))]
+        msisdn = verified_number(self.services.settings, tracker)
+        return [*reset_flow(tracker), *await _look_up(self.services.db, dispatcher, reference,
+                                                      msisdn)]
 
 
-async def status(dispatcher: CollectingDispatcher, tracker: Tracker, said: list[str],
-                 msisdn: str) -> list[EventType]:
+async def status(db: Database, dispatcher: CollectingDispatcher, tracker: Tracker,
+                 said: list[str], msisdn: str) -> list[EventType]:
     """A verified customer asks about their complaint: a reference they gave is looked up at
     once; without one, their open complaints are listed (no reference asked for)."""
     reference = extract.first(said, lambda t: (REFERENCE.search(t) or [None])[0])
     if reference:
-        return await _look_up(dispatcher, str(reference).upper(), msisdn)
-    mine = await asyncio.to_thread(complaints.open_complaints, database(), msisdn)
+        return await _look_up(db, dispatcher, str(reference).upper(), msisdn)
+    mine = await asyncio.to_thread(complaints.open_complaints, db, msisdn)
     if not mine:  # perhaps a closed one: its reference finds it
         dispatcher.utter_message(text="You have no open complaints with us.")
         return [FollowupAction("complaint_status_form")]
@@ -294,9 +298,9 @@ async def status(dispatcher: CollectingDispatcher, tracker: Tracker, said: list[
                              detail=f"{len(mine)} open listed")]
 
 
-async def _look_up(dispatcher: CollectingDispatcher, reference: str,
+async def _look_up(db: Database, dispatcher: CollectingDispatcher, reference: str,
                    msisdn: str | None) -> list[EventType]:
-    complaint = await asyncio.to_thread(complaints.complaint_of, database(), reference, msisdn)
+    complaint = await asyncio.to_thread(complaints.complaint_of, db, reference, msisdn)
     if complaint is None:  # unknown, or someone else's: the same answer for both
         dispatcher.utter_message(text=f"I can't find a complaint {reference} on your "
                                       "account. Please check the reference.")

@@ -1,4 +1,4 @@
-"""What every multi-step flow (a Rasa form) shares: the back end, retries, cancel, giving up.
+"""What every multi-step flow (a Rasa form) shares: the services, retries, cancel, giving up.
 
 A form re-prompts on a bad value; after ``MAX_RETRIES`` bad values in a row it gives up
 (``flow_failed``), the form ends, and the follow-up action offers a human instead of looping.
@@ -7,7 +7,6 @@ A form re-prompts on a bad value; after ``MAX_RETRIES`` bad values in a row it g
 from __future__ import annotations
 
 import abc
-import functools
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -15,8 +14,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from accounts.backend import AccountBackend, load_backend
-from switchboard.settings import load_settings
+from actions.base import UsesServices
 
 MAX_RETRIES = 3
 # Slots a flow fills; cleared when it ends, however it ends.
@@ -26,12 +24,6 @@ FLOW_SLOTS = ("phone_number", "verification_method", "otp_code", "service_passwo
               "disputed_amount", "complaint_reference", "flow_failed", "form_retries")
 HUMAN_BUTTONS = [{"title": "Talk to an agent", "payload": "/request_human"},
                  {"title": "No thanks", "payload": "/deny"}]
-
-
-@functools.cache
-def backend() -> AccountBackend:
-    """The operator back end this action server talks to (``ACCOUNTS_BACKEND``)."""
-    return load_backend(load_settings())
 
 
 def reset_flow(tracker: Tracker) -> list[EventType]:
@@ -63,7 +55,7 @@ def offer_human(dispatcher: CollectingDispatcher, text: str) -> None:
                              buttons=HUMAN_BUTTONS)
 
 
-class FlowValidation(FormValidationAction):
+class FlowValidation(UsesServices, FormValidationAction):
     """A form's validation that ends the form once the flow has given up (``flow_failed``)."""
 
     @abc.abstractmethod  # abstract: rasa_sdk registers every concrete Action it finds

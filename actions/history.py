@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.base import ServiceAction
 from actions.contact_records import operation_record
 from contacts import service
 from contacts.service import ContactSummary
-from switchboard.db import database
+from switchboard.db import Database
 from switchboard.log import conversation_ref, get_logger
 
 log = get_logger(__name__)
@@ -22,7 +23,7 @@ CHANNEL_NAMES = {"rest": "the API", "cmdline": "the terminal", "webchat": "web c
                  "telegram": "Telegram", "sms": "SMS", "whatsapp": "WhatsApp"}
 
 
-class ActionContactHistory(Action):
+class ActionContactHistory(ServiceAction):
     """Tell the customer their last contacts of the past two months, newest first."""
 
     def name(self) -> str:
@@ -33,7 +34,8 @@ class ActionContactHistory(Action):
     ) -> list[EventType]:
         channel = tracker.get_latest_input_channel() or "other"
         try:
-            earlier = await asyncio.to_thread(previous_contacts, channel, tracker.sender_id)
+            earlier = await asyncio.to_thread(previous_contacts, self.services.db, channel,
+                                            tracker.sender_id)
         except Exception as exc:  # the database is down: say so, do not guess
             log.error("contact_history.failed", error=type(exc).__name__,
                       conversation=conversation_ref(tracker.sender_id))
@@ -45,13 +47,13 @@ class ActionContactHistory(Action):
                                  detail=f"{len(earlier)} earlier contacts")]
 
 
-def previous_contacts(channel: str, sender_id: str) -> list[ContactSummary]:
+def previous_contacts(db: Database, channel: str, sender_id: str) -> list[ContactSummary]:
     """The last two months of this person's contacts, without the one happening now.
 
     Until identity verification links them to a customer, "this person" is their identity on
     this channel; after it, their whole customer history across channels.
     """
-    with database().reading() as session:
+    with db.reading() as session:
         history = service.identity_contacts(session, channel, sender_id, limit=SHOWN + 1)
         return [s for s in history.contacts
                 if not (s.contact.is_open and s.contact.sender_id == sender_id)][:SHOWN]

@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
+from actions.base import ServiceAction
 from actions.contact_records import operation_record
 from contacts.masking import mask_secrets
 from handoff.intake import hand_over as hand_over_to_queue
 from handoff.queue import Handoff
 from switchboard.log import conversation_ref, get_logger
-from switchboard.redis_client import redis_client
-from switchboard.settings import load_settings
+from switchboard.services import Services
 
 log = get_logger(__name__)
 
@@ -54,13 +54,14 @@ def transcript(tracker: Tracker) -> list[dict[str, str]]:
     return turns[-TRANSCRIPT_TURNS:]
 
 
-async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
-                    skill: str | None = None, priority: int | None = None) -> list[EventType]:
+async def hand_over(services: Services, dispatcher: CollectingDispatcher, tracker: Tracker,
+                    reason: str, skill: str | None = None,
+                    priority: int | None = None) -> list[EventType]:
     """Queue the conversation for an agent (or offer a callback when nobody can answer), tell
     the customer, and pause the tracker: the bot is out until the conversation returns."""
     from actions.verification import verified_number  # it hands over too: import when used
 
-    msisdn = verified_number(tracker)
+    msisdn = verified_number(services.settings, tracker)
     about = tracker.get_slot("requested_service") or topic(tracker)
     skill = skill or SKILL_OF.get(about or "", "general")
     handoff = Handoff(
@@ -72,7 +73,7 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
     )
     conversation = conversation_ref(tracker.sender_id)
     try:
-        intake = await asyncio.to_thread(hand_over_to_queue, redis_client(), load_settings(),
+        intake = await asyncio.to_thread(hand_over_to_queue, services.redis, services.settings,
                                          handoff)
     except RedisError:
         log.error("handoff.not_queued", reason=reason, conversation=conversation)
@@ -90,7 +91,7 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
             ConversationPaused()]
 
 
-class ActionRequestHuman(Action):
+class ActionRequestHuman(ServiceAction):
     """The customer asked for a person, or the bot failed to understand twice."""
 
     def name(self) -> str:
@@ -99,4 +100,4 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        return await hand_over(dispatcher, tracker, handoff_reason(tracker))
+        return await hand_over(self.services, dispatcher, tracker, handoff_reason(tracker))

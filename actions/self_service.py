@@ -12,18 +12,28 @@ import asyncio
 import re
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from accounts.backend import AccountError, AccountSummary, DataPackInfo, PlanInfo, VasInfo
+from accounts.backend import (
+    AccountBackend,
+    AccountError,
+    AccountSummary,
+    DataPackInfo,
+    PlanInfo,
+    VasInfo,
+)
 from actions import extract
+from actions.base import ServiceAction
 from actions.contact_records import operation_record
 from actions.extract import ListeningForm, reask
-from actions.flow import accept, backend, offer_human, reset_flow
+from actions.flow import accept, offer_human, reset_flow
 from actions.verification import display_number, verified_number
 from switchboard.log import get_logger
+from switchboard.services import Services
+from switchboard.settings import Settings
 
 log = get_logger(__name__)
 
@@ -42,26 +52,27 @@ LAPSED = ("Your verification has lapsed, so I haven't done anything. Ask me agai
 
 
 async def serve(
-    dispatcher: CollectingDispatcher, tracker: Tracker, request: str | None
+    services: Services, backend: AccountBackend, dispatcher: CollectingDispatcher,
+    tracker: Tracker, request: str | None,
 ) -> list[EventType]:
     """Answer a verified customer's request, or start the form that carries it out with every
     value they already gave (the form then asks only for what is missing)."""
     from actions import complaints  # complaints use self-service's summary: import when used
 
-    msisdn = verified_number(tracker)
-    account = await asyncio.to_thread(backend().summary, msisdn)
+    msisdn = verified_number(services.settings, tracker)
+    account = await asyncio.to_thread(backend.summary, msisdn)
     said = extract.request_texts(tracker.events, request)
     if request in CHANGES and account.line_status != "active":
         offer_human(dispatcher, f"{display_number(msisdn)} is suspended at the moment, so it "
                                 "can't be changed in chat; an agent can help you reactivate it.")
         return [operation_record(CHANGES[request], "refused", detail="line suspended")]
     if request == "complaint_status":
-        return await complaints.status(dispatcher, tracker, said, msisdn)
+        return await complaints.status(services.db, dispatcher, tracker, said, msisdn)
     if request in FORMS:
-        refused = await _nothing_to_do(dispatcher, request, account)
+        refused = await _nothing_to_do(backend, dispatcher, request, account)
         if refused:
             return refused
-        known = await asyncio.to_thread(_known, request, said, account)
+        known = await asyncio.to_thread(_known, backend, request, said, account)
         if request in complaints.PRESET_CATEGORY:
             known["complaint_category"] = complaints.PRESET_CATEGORY[request]
         return [*(SlotSet(slot, value) for slot, value in known.items()),
@@ -71,7 +82,7 @@ async def serve(
         dispatcher.utter_message(response="utter_how_can_i_help")
         return []
     try:
-        text, category = await asyncio.to_thread(answer, msisdn)
+        text, category = await asyncio.to_thread(answer, backend, msisdn)
     except AccountError as exc:
         dispatcher.utter_message(text=str(exc))
         return [operation_record(ONE_STEP_CATEGORY[request], "refused", detail=str(exc))]
@@ -81,11 +92,11 @@ async def serve(
     return [operation_record(category, "success")]
 
 
-async def _nothing_to_do(dispatcher: CollectingDispatcher, request: str,
-                         account: AccountSummary) -> list[EventType]:
+async def _nothing_to_do(backend: AccountBackend, dispatcher: CollectingDispatcher,
+                         request: str, account: AccountSummary) -> list[EventType]:
     """What the account already shows makes the flow pointless: say so instead."""
     if request == "unsubscribe_vas" and not await asyncio.to_thread(
-            backend().subscriptions, account.msisdn):
+            backend.subscriptions, account.msisdn):
         dispatcher.utter_message(text="You have no value-added subscriptions on your line, "
                                       "so there's nothing to cancel.")
         return [operation_record("vas_unsubscription", "refused", detail="none active")]
@@ -96,19 +107,20 @@ async def _nothing_to_do(dispatcher: CollectingDispatcher, request: str,
     return []
 
 
-def _known(request: str, said: list[str], account: AccountSummary) -> dict[str, Any]:
+def _known(backend: AccountBackend, request: str, said: list[str],
+           account: AccountSummary) -> dict[str, Any]:
     """The form's values in what the customer already said for this request."""
     from actions import complaints
 
     if request == "change_plan":
-        plans = backend().available_plans()
+        plans = backend.available_plans()
         value = extract.first(said, lambda t: read_plan(t, plans, account.plan))
         return {"plan_choice": value} if value else {}
     if request == "buy_data_pack":
-        value = extract.first(said, lambda t: read_pack(t, backend().data_packs()))
+        value = extract.first(said, lambda t: read_pack(t, backend.data_packs()))
         return {"pack_choice": value} if value else {}
     if request == "unsubscribe_vas":
-        subscriptions = backend().subscriptions(account.msisdn)
+        subscriptions = backend.subscriptions(account.msisdn)
         value = extract.first(said, lambda t: read_vas(t, subscriptions))
         return {"vas_choice": value} if value else {}
     if request in ("file_complaint", "report_network_issue", "billing_dispute"):
@@ -135,18 +147,18 @@ def read_vas(text: str, subscriptions: list[VasInfo]) -> str | None:
     return next((s.code for s in subscriptions if s.name == name), None)
 
 
-def _balance(msisdn: str) -> tuple[str, str]:
-    account = backend().summary(msisdn)
+def _balance(backend: AccountBackend, msisdn: str) -> tuple[str, str]:
+    account = backend.summary(msisdn)
     if account.plan.prepaid:
         return f"You have {account.balance} of credit on {display_number(msisdn)}.", \
             "balance_query"
-    bill = backend().latest_bill(msisdn)
+    bill = backend.latest_bill(msisdn)
     due = f", due on {bill.due_on:%d %B}" if bill and not bill.paid else ""
     return f"Your balance to pay is {account.balance}{due}.", "balance_query"
 
 
-def _data_usage(msisdn: str) -> tuple[str, str]:
-    usage = backend().data_usage(msisdn)
+def _data_usage(backend: AccountBackend, msisdn: str) -> tuple[str, str]:
+    usage = backend.data_usage(msisdn)
     used = _gb(usage.used_mb)
     if usage.allowance_mb is None:
         text = f"You've used {used} this period, and your data is unlimited."
@@ -156,8 +168,8 @@ def _data_usage(msisdn: str) -> tuple[str, str]:
     return text, "data_usage_query"
 
 
-def _bill(msisdn: str) -> tuple[str, str]:
-    bill = backend().latest_bill(msisdn)
+def _bill(backend: AccountBackend, msisdn: str) -> tuple[str, str]:
+    bill = backend.latest_bill(msisdn)
     if bill is None:
         return "You're on pay as you go, so there are no bills: top-ups pay as you go.", \
             "bill_query"
@@ -166,14 +178,14 @@ def _bill(msisdn: str) -> tuple[str, str]:
             f"{bill.breakdown}."), "bill_query"
 
 
-def _plan(msisdn: str) -> tuple[str, str]:
-    plan = backend().summary(msisdn).plan
+def _plan(backend: AccountBackend, msisdn: str) -> tuple[str, str]:
+    plan = backend.summary(msisdn).plan
     return (f"You're on {plan.name} ({plan.monthly_fee}/month): {plan.description}."), \
         "plan_query"
 
 
-def _puk(msisdn: str) -> tuple[str, str]:
-    return (f"Your PUK code is {backend().puk(msisdn)}. Type it when your phone asks, then "
+def _puk(backend: AccountBackend, msisdn: str) -> tuple[str, str]:
+    return (f"Your PUK code is {backend.puk(msisdn)}. Type it when your phone asks, then "
             "choose a new PIN. Please don't share it."), "puk_request"
 
 
@@ -208,15 +220,16 @@ class ValidateChangePlanForm(ListeningForm):
         return "validate_change_plan_form"
 
     async def read(self, slot: str, text: str, tracker: Tracker) -> Any | None:
-        plans = await asyncio.to_thread(backend().available_plans)
-        current = (await asyncio.to_thread(backend().summary, verified_number(tracker))).plan
+        msisdn = verified_number(self.services.settings, tracker)
+        plans = await asyncio.to_thread(self.backend.available_plans)
+        current = (await asyncio.to_thread(self.backend.summary, msisdn)).plan
         return read_plan(text, plans, current)
 
     async def validate_plan_choice(self, value: Any, dispatcher: CollectingDispatcher,
                                    tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        plans = await asyncio.to_thread(backend().available_plans)
-        current = (await asyncio.to_thread(backend().summary,
-                                           verified_number(tracker))).plan
+        msisdn = verified_number(self.services.settings, tracker)
+        plans = await asyncio.to_thread(self.backend.available_plans)
+        current = (await asyncio.to_thread(self.backend.summary, msisdn)).plan
         plan = _match(str(value), [p for p in plans if p.code != current.code]) or _match(
             str(value), plans)
         if plan is None:
@@ -231,15 +244,15 @@ class ValidateChangePlanForm(ListeningForm):
         return accept("plan_choice", plan.code)
 
 
-class ActionAskPlanChoice(Action):
+class ActionAskPlanChoice(ServiceAction):
     def name(self) -> str:
         return "action_ask_plan_choice"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        msisdn = verified_number(tracker)
-        current = (await asyncio.to_thread(backend().summary, msisdn)).plan
-        plans = [p for p in await asyncio.to_thread(backend().available_plans)
+        msisdn = verified_number(self.services.settings, tracker)
+        current = (await asyncio.to_thread(self.backend.summary, msisdn)).plan
+        plans = [p for p in await asyncio.to_thread(self.backend.available_plans)
                  if p.code != current.code]
         lines = [f"You're on {current.name} ({current.monthly_fee}/month). You can move to:"]
         lines += [f"- {p.name}: {p.monthly_fee}/month, {p.description}" for p in plans]
@@ -249,14 +262,14 @@ class ActionAskPlanChoice(Action):
         return []
 
 
-class ActionChangePlan(Action):
+class ActionChangePlan(ServiceAction):
     def name(self) -> str:
         return "action_change_plan"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        return await _apply(dispatcher, tracker, "plan_change", "plan_choice",
-                            backend().change_plan, _plan_done)
+        return await _apply(self.services.settings, dispatcher, tracker, "plan_change",
+                            "plan_choice", self.backend.change_plan, _plan_done)
 
 
 def _plan_done(plan: PlanInfo) -> str:
@@ -273,11 +286,11 @@ class ValidateDataPackForm(ListeningForm):
         return "validate_data_pack_form"
 
     async def read(self, slot: str, text: str, tracker: Tracker) -> Any | None:
-        return read_pack(text, await asyncio.to_thread(backend().data_packs))
+        return read_pack(text, await asyncio.to_thread(self.backend.data_packs))
 
     async def validate_pack_choice(self, value: Any, dispatcher: CollectingDispatcher,
                                    tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        packs = await asyncio.to_thread(backend().data_packs)
+        packs = await asyncio.to_thread(self.backend.data_packs)
         pack = _match(str(value), packs)
         if pack is None:
             names = ", ".join(p.name for p in packs)
@@ -287,13 +300,13 @@ class ValidateDataPackForm(ListeningForm):
         return accept("pack_choice", pack.code)
 
 
-class ActionAskPackChoice(Action):
+class ActionAskPackChoice(ServiceAction):
     def name(self) -> str:
         return "action_ask_pack_choice"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        packs = await asyncio.to_thread(backend().data_packs)
+        packs = await asyncio.to_thread(self.backend.data_packs)
         lines = ["Which data pack would you like?"]
         lines += [f"- {p.name}: {p.price}, {_pack_size(p)}, {p.validity_days} days"
                   for p in packs]
@@ -306,13 +319,14 @@ def _pack_size(pack: DataPackInfo) -> str:
     return "unlimited data" if pack.data_mb is None else _gb(pack.data_mb)
 
 
-class ActionBuyDataPack(Action):
+class ActionBuyDataPack(ServiceAction):
     def name(self) -> str:
         return "action_buy_data_pack"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        account = await asyncio.to_thread(backend().summary, verified_number(tracker))
+        msisdn = verified_number(self.services.settings, tracker)
+        account = await asyncio.to_thread(self.backend.summary, msisdn)
 
         def done(pack: DataPackInfo) -> str:
             paid = ("has been taken from your credit" if account.plan.prepaid
@@ -320,8 +334,8 @@ class ActionBuyDataPack(Action):
             return (f"Done: {pack.name} ({_pack_size(pack)}) is on your line now, valid for "
                     f"{pack.validity_days} days. {pack.price} {paid}.")
 
-        return await _apply(dispatcher, tracker, "data_pack_purchase", "pack_choice",
-                            backend().add_data_pack, done)
+        return await _apply(self.services.settings, dispatcher, tracker, "data_pack_purchase",
+                            "pack_choice", self.backend.add_data_pack, done)
 
 
 # --- Value-added services ---
@@ -333,13 +347,13 @@ class ValidateVasForm(ListeningForm):
         return "validate_vas_form"
 
     async def read(self, slot: str, text: str, tracker: Tracker) -> Any | None:
-        return read_vas(text, await asyncio.to_thread(backend().subscriptions,
-                                                       verified_number(tracker)))
+        msisdn = verified_number(self.services.settings, tracker)
+        return read_vas(text, await asyncio.to_thread(self.backend.subscriptions, msisdn))
 
     async def validate_vas_choice(self, value: Any, dispatcher: CollectingDispatcher,
                                   tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        subscriptions = await asyncio.to_thread(backend().subscriptions,
-                                                verified_number(tracker))
+        msisdn = verified_number(self.services.settings, tracker)
+        subscriptions = await asyncio.to_thread(self.backend.subscriptions, msisdn)
         codes = {s.code for s in subscriptions}
         given = str(value).split(",")
         if set(given) <= codes:  # codes already (from a summary or the first message)
@@ -354,14 +368,14 @@ class ValidateVasForm(ListeningForm):
         return accept("vas_choice", chosen)
 
 
-class ActionAskVasChoice(Action):
+class ActionAskVasChoice(ServiceAction):
     def name(self) -> str:
         return "action_ask_vas_choice"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        subscriptions = await asyncio.to_thread(backend().subscriptions,
-                                                verified_number(tracker))
+        msisdn = verified_number(self.services.settings, tracker)
+        subscriptions = await asyncio.to_thread(self.backend.subscriptions, msisdn)
         lines = ["These value-added services are on your line:"]
         lines += [f"- {s.name}: {s.price}/month" for s in subscriptions]
         lines.append("Which would you like to cancel?")
@@ -372,33 +386,33 @@ class ActionAskVasChoice(Action):
         return []
 
 
-class ActionUnsubscribeVas(Action):
+class ActionUnsubscribeVas(ServiceAction):
     def name(self) -> str:
         return "action_unsubscribe_vas"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         def cancel_all(msisdn: str, codes: str) -> list[VasInfo]:
-            return [backend().cancel_subscription(msisdn, code) for code in codes.split(",")]
+            return [self.backend.cancel_subscription(msisdn, code) for code in codes.split(",")]
 
         def done(cancelled: list[VasInfo]) -> str:
             names = ", ".join(f"{v.name} ({v.price}/month)" for v in cancelled)
             return f"Done: I've cancelled {names}. You won't be charged for them again."
 
-        return await _apply(dispatcher, tracker, "vas_unsubscription", "vas_choice",
-                            cancel_all, done)
+        return await _apply(self.services.settings, dispatcher, tracker, "vas_unsubscription",
+                            "vas_choice", cancel_all, done)
 
 
 # --- Lost or stolen SIM ---
 
-class ActionReportLostSim(Action):
+class ActionReportLostSim(ServiceAction):
     def name(self) -> str:
         return "action_report_lost_sim"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         def suspend(msisdn: str, _choice: None) -> str:
-            backend().suspend_line(msisdn, "lost or stolen SIM")
+            self.backend.suspend_line(msisdn, "lost or stolen SIM")
             return msisdn
 
         def done(msisdn: str) -> str:
@@ -407,30 +421,32 @@ class ActionReportLostSim(Action):
                     "with photo ID (free), or ask an agent to post one; your number moves to "
                     "the new SIM. If the phone was stolen, report it to the police too.")
 
-        return await _apply(dispatcher, tracker, "sim_suspension", None, suspend, done)
+        return await _apply(self.services.settings, dispatcher, tracker, "sim_suspension", None,
+                            suspend, done)
 
 
 # --- Roaming ---
 
-class ActionActivateRoaming(Action):
+class ActionActivateRoaming(ServiceAction):
     def name(self) -> str:
         return "action_activate_roaming"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         def activate(msisdn: str, _choice: None) -> None:
-            backend().activate_roaming(msisdn)
+            self.backend.activate_roaming(msisdn)
 
         def done(_: None) -> str:
             return ("Done: roaming is now on for your line. In the EU zone your plan's terms "
                     "apply; elsewhere add a Roam Day Pass (£2.50/day).")
 
-        return await _apply(dispatcher, tracker, "roaming_activation", None, activate, done)
+        return await _apply(self.services.settings, dispatcher, tracker, "roaming_activation",
+                            None, activate, done)
 
 
 # --- Shared by every change and complaint: the summary, then the customer's word ---
 
-class ActionAskConfirmed(Action):
+class ActionAskConfirmed(ServiceAction):
     """One message saying exactly what will be done or filed, with buttons to confirm, change
     one field, or cancel. Nothing changes without the customer's yes to it."""
 
@@ -443,9 +459,10 @@ class ActionAskConfirmed(Action):
 
         loop = tracker.active_loop.get("name")
         if loop == "complaint_form":
-            text, buttons = complaints.summary(tracker)
+            text, buttons = complaints.summary(self.services.settings, tracker)
         else:
-            text, buttons = await asyncio.to_thread(_summary, loop, tracker)
+            msisdn = verified_number(self.services.settings, tracker)
+            text, buttons = await asyncio.to_thread(_summary, self.backend, loop, tracker, msisdn)
         dispatcher.utter_message(text=text, buttons=[*buttons, CANCEL])
         return []
 
@@ -455,12 +472,12 @@ def change_button(title: str, slot: str) -> dict[str, str]:
     return {"title": title, "payload": f'/inform{{"change_field": "{slot}"}}'}
 
 
-def _summary(loop: str | None, tracker: Tracker) -> tuple[str, list[dict[str, str]]]:
-    msisdn = verified_number(tracker)
-    account = backend().summary(msisdn)
+def _summary(backend: AccountBackend, loop: str | None, tracker: Tracker,
+             msisdn: str) -> tuple[str, list[dict[str, str]]]:
+    account = backend.summary(msisdn)
     number = display_number(msisdn)
     if loop == "change_plan_form":
-        plan = next(p for p in backend().available_plans()
+        plan = next(p for p in backend.available_plans()
                     if p.code == tracker.get_slot("plan_choice"))
         return (f"Move {number} from {account.plan.name} ({account.plan.monthly_fee}/month) "
                 f"to {plan.name} at {plan.monthly_fee}/month, starting today ({plan.description})"
@@ -468,7 +485,7 @@ def _summary(loop: str | None, tracker: Tracker) -> tuple[str, list[dict[str, st
                 [{"title": f"Yes, move me to {plan.name}", "payload": "/affirm"},
                  change_button("Choose another plan", "plan_choice")])
     if loop == "data_pack_form":
-        pack = next(p for p in backend().data_packs() if p.code == tracker.get_slot("pack_choice"))
+        pack = next(p for p in backend.data_packs() if p.code == tracker.get_slot("pack_choice"))
         paid = (f"taken from your credit ({account.balance} now)" if account.plan.prepaid
                 else "added to your next bill")
         return (f"Add {pack.name} for {pack.price} ({_pack_size(pack)}, valid "
@@ -477,7 +494,7 @@ def _summary(loop: str | None, tracker: Tracker) -> tuple[str, list[dict[str, st
                  change_button("Choose another pack", "pack_choice")])
     if loop == "vas_form":
         codes = (tracker.get_slot("vas_choice") or "").split(",")
-        chosen = [s for s in backend().subscriptions(msisdn) if s.code in codes]
+        chosen = [s for s in backend.subscriptions(msisdn) if s.code in codes]
         names = ", ".join(s.name for s in chosen)
         monthly = sum(s.price.pence for s in chosen) / 100
         return (f"Cancel {names}? You'll stop paying £{monthly:.2f}/month for it from today. "
@@ -498,8 +515,8 @@ def _roaming_terms(account: AccountSummary) -> str:
     return f"On {plan.name}, {europe}; elsewhere a Roam Day Pass costs £2.50/day."
 
 
-async def _apply(dispatcher: CollectingDispatcher, tracker: Tracker, category: str,
-                 choice_slot: str | None, change, done) -> list[EventType]:
+async def _apply(settings: Settings, dispatcher: CollectingDispatcher, tracker: Tracker,
+                 category: str, choice_slot: str | None, change, done) -> list[EventType]:
     """After a change form: apply it only if the customer confirmed the summary, then say
     what happened and record it."""
     events = [*reset_flow(tracker)]
@@ -509,7 +526,7 @@ async def _apply(dispatcher: CollectingDispatcher, tracker: Tracker, category: s
     if tracker.get_slot("confirmed") is not True:
         dispatcher.utter_message(text="OK, I haven't changed anything.")
         return [*events, operation_record(category, "refused", detail="customer declined")]
-    msisdn = verified_number(tracker)
+    msisdn = verified_number(settings, tracker)
     if msisdn is None:  # the verification lapsed meanwhile: nothing changes unverified
         dispatcher.utter_message(text=LAPSED)
         return [*events, operation_record(category, "refused", detail="verification lapsed")]
