@@ -11,12 +11,12 @@ import aiohttp
 
 from switchboard.keys import rasa_api_token
 from switchboard.log import conversation_ref, get_logger
-from switchboard.settings import Settings, load_settings
+from switchboard.settings import Settings
 
 log = get_logger(__name__)
 
 
-async def resume(sender_id: str, settings: Settings | None = None) -> bool:
+async def resume(sender_id: str, settings: Settings) -> bool:
     """Append ConversationResumed, then action_listen (a paused tracker stopped before it, and
     the dialogue rules expect the next message to follow one); False (logged) if Rasa could not
     be reached."""
@@ -26,8 +26,7 @@ async def resume(sender_id: str, settings: Settings | None = None) -> bool:
                                       "timestamp": now}], settings)
 
 
-async def _append(sender_id: str, event: list[dict], settings: Settings | None) -> bool:
-    settings = settings or load_settings()
+async def _append(sender_id: str, event: list[dict], settings: Settings) -> bool:
     url = (f"{settings.rasa_base_url}/conversations/"
            f"{urllib.parse.quote(sender_id, safe='')}/tracker/events")
     try:

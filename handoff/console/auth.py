@@ -22,7 +22,7 @@ from handoff.models import Agent
 from handoff.worker import go_offline
 from switchboard.keys import secret_key
 from switchboard.log import get_logger
-from switchboard.redis_client import redis_client
+from switchboard.services import Services
 from switchboard.settings import Settings
 
 SESSION_COOKIE, CSRF_COOKIE = "sb_session", "sb_csrf"
@@ -94,24 +94,24 @@ def _token(settings: Settings, cookie: str | None) -> str | None:
     return token if token and hmac.compare_digest(_signed(settings, token), cookie) else None
 
 
-def _live_session(settings: Settings, cookie: str | None) -> logins.ConsoleSession | None:
-    token = _token(settings, cookie)
+def _live_session(services: Services, cookie: str | None) -> logins.ConsoleSession | None:
+    token = _token(services.settings, cookie)
     if token is None:
         return None
-    return logins.session_of(redis_client(settings), token, _idle_seconds(settings))
+    return logins.session_of(services.redis, token, _idle_seconds(services.settings))
 
 
 def still_logged_in(request: Request) -> bool:
     """Whether the session this request began with is still live (an open socket asks on
     every heartbeat: logout, a password change or the idle timeout end it there too)."""
-    return _live_session(request.app.ctx.settings,
+    return _live_session(request.app.ctx.services,
                          request.cookies.get(SESSION_COOKIE)) is not None
 
 
-def _end_session(settings: Settings, cookie: str | None) -> None:
-    token = _token(settings, cookie)
+def _end_session(services: Services, cookie: str | None) -> None:
+    token = _token(services.settings, cookie)
     if token:
-        logins.end_session(redis_client(settings), token)
+        logins.end_session(services.redis, token)
 
 
 @blueprint.middleware("request")
@@ -122,8 +122,7 @@ async def require_login(request: Request) -> HTTPResponse | None:
     if request.path.rstrip("/") == "/console/login" or request.path.startswith(
             "/console/static/"):
         return None
-    settings = request.app.ctx.settings
-    request.ctx.console_session = await in_thread(_live_session, settings,
+    request.ctx.console_session = await in_thread(_live_session, request.app.ctx.services,
                                                   request.cookies.get(SESSION_COOKIE))
     if request.ctx.console_session is None:
         if request.path.startswith(("/console/api/", "/console/live")):
@@ -162,7 +161,7 @@ async def login(request: Request) -> HTTPResponse:
     agent_id = (request.form.get("agent") or "").strip().lower()
     named = agent_id if agents.AGENT_ID.fullmatch(agent_id) else None
     address, attempt = _client_address(request), logins.new_attempt()
-    client = redis_client(settings)
+    client = request.app.ctx.services.redis
     lock = await in_thread(logins.begin, client, settings, named, address, attempt)
     if lock is not None:
         if lock.new:  # one attempt too many (parallel guesses): locked by this one
@@ -174,7 +173,8 @@ async def login(request: Request) -> HTTPResponse:
         return await _wrong_password(settings, request.app.ctx.db, client, named, address,
                                      attempt)
     await in_thread(logins.succeeded, client, agent.id, address, attempt)
-    await in_thread(_end_session, settings, request.cookies.get(SESSION_COOKIE))  # fresh id
+    await in_thread(_end_session, request.app.ctx.services,
+                    request.cookies.get(SESSION_COOKIE))  # a fresh id
     await in_thread(presence.set_status, client, agent.id, "online", agent.skill_list,
                     agent.capacity)
     token = await in_thread(logins.open_session, client, agent.id, _idle_seconds(settings))
@@ -234,7 +234,7 @@ async def logout(request: Request) -> HTTPResponse:
     if not csrf_ok(request):
         return response.text("The form expired: reload the page.", status=403)
     settings = request.app.ctx.settings
-    await in_thread(_end_session, settings, request.cookies.get(SESSION_COOKIE))
+    await in_thread(_end_session, request.app.ctx.services, request.cookies.get(SESSION_COOKIE))
     await go_offline(settings, current_agent(request))
     reply = response.redirect("/console/login")
     reply.cookies[SESSION_COOKIE] = ""  # expired at once, on the path it was set for

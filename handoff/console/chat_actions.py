@@ -22,7 +22,6 @@ from handoff.console.pages import chat_url, owns
 from handoff.models import Agent
 from handoff.worker import notify_agent
 from switchboard.log import get_logger
-from switchboard.redis_client import redis_client
 
 log = get_logger(__name__)
 
@@ -65,8 +64,8 @@ async def set_status(request: Request) -> HTTPResponse:
     if status not in ("online", "away"):
         return response.text("Choose online or away (log out to go offline).", status=400)
     agent = await agent_record(request)
-    await in_thread(presence.set_status, redis_client(), agent.id, status, agent.skill_list,
-                    agent.capacity)
+    await in_thread(presence.set_status, request.app.ctx.services.redis, agent.id, status,
+                    agent.skill_list, agent.capacity)
     return response.redirect("/console/")
 
 
@@ -75,8 +74,8 @@ async def set_status(request: Request) -> HTTPResponse:
 async def take_next(request: Request) -> HTTPResponse:
     """"Take next": the oldest highest-priority conversation of the agent's skills."""
     agent = await agent_record(request)
-    taken = await in_thread(queue.claim_next, redis_client(), agent.id, agent.skill_list,
-                            agent.capacity)
+    taken = await in_thread(queue.claim_next, request.app.ctx.services.redis, agent.id,
+                            agent.skill_list, agent.capacity)
     if taken is None:
         return response.redirect("/console/?empty=1")
     await customer.joined(request.app.ctx.settings, taken, agent)
@@ -89,10 +88,11 @@ async def pick(request: Request) -> HTTPResponse:
     """Take one conversation chosen from the queue, if it is still waiting for this agent."""
     agent = await agent_record(request)
     sender_id = request.form.get("sender_id") or ""
-    handoff = await in_thread(queue.record, redis_client(), sender_id)
+    client = request.app.ctx.services.redis
+    handoff = await in_thread(queue.record, client, sender_id)
     if handoff is None or handoff.skill not in agent.skill_list:
         return response.text("That conversation is not waiting for your skills.", status=409)
-    if not await in_thread(queue.claim, redis_client(), agent.id, sender_id, agent.capacity):
+    if not await in_thread(queue.claim, client, agent.id, sender_id, agent.capacity):
         return response.text("Someone took it first, or you are at your capacity.", status=409)
     await customer.joined(request.app.ctx.settings, sender_id, agent)
     return response.redirect(chat_url(sender_id))
@@ -118,7 +118,7 @@ async def reply(request: Request, sender_id: str) -> HTTPResponse:
             "the record, or return the conversation to the bot.", status=409)
     agent_id = current_agent(request)
     await customer.tell(request.app.ctx.settings, sender_id, text, agent=agent_id)
-    await in_thread(queue.agent_answered, redis_client(), sender_id)
+    await in_thread(queue.agent_answered, request.app.ctx.services.redis, sender_id)
     return response.redirect(chat_url(sender_id))
 
 
@@ -129,8 +129,9 @@ async def note(request: Request, sender_id: str) -> HTTPResponse:
     text = (request.form.get("text") or "").strip()
     if not text or len(text) > MAX_TEXT:
         return response.text(f"Write 1 to {MAX_TEXT} characters.", status=400)
-    events.publish(redis_client(), {"event": "note", "sender_id": sender_id, "text": text,
-                                    "agent": current_agent(request), "timestamp": time.time()})
+    events.publish(request.app.ctx.services.redis, {
+        "event": "note", "sender_id": sender_id, "text": text, "agent": current_agent(request),
+        "timestamp": time.time()})
     return response.redirect(chat_url(sender_id))
 
 
@@ -139,7 +140,7 @@ async def note(request: Request, sender_id: str) -> HTTPResponse:
 async def transfer(request: Request, sender_id: str) -> HTTPResponse:
     """To another skill's queue (at its front) or straight to a colleague with room."""
     kind, _, target = (request.form.get("to") or "").partition(":")
-    client, agent_id = redis_client(), current_agent(request)
+    client, agent_id = request.app.ctx.services.redis, current_agent(request)
     if kind == "skill" and target in queue.SKILLS:
         moved = await in_thread(queue.transfer, client, agent_id, sender_id, target)
     elif kind == "agent":
@@ -176,8 +177,8 @@ async def return_to_bot(request: Request, sender_id: str) -> HTTPResponse:
     await _release(request, sender_id, "returned")
     await customer.left(request.app.ctx.settings, sender_id,
                         await agent_record(request), "assistant")
-    events.publish(redis_client(), {"event": "handback", "sender_id": sender_id,
-                                    "timestamp": time.time()})
+    events.publish(request.app.ctx.services.redis, {"event": "handback", "sender_id": sender_id,
+                                                    "timestamp": time.time()})
     await customer.tell(request.app.ctx.settings, sender_id, BACK_TO_BOT)
     return response.redirect("/console/")
 
@@ -190,14 +191,14 @@ async def close(request: Request, sender_id: str) -> HTTPResponse:
     disposition = request.form.get("disposition") or ""
     if disposition not in await in_thread(_disposition_codes, request.app.ctx.db):
         return response.text("Choose a disposition code from the list.", status=400)
-    settings = request.app.ctx.settings
+    settings, client = request.app.ctx.settings, request.app.ctx.services.redis
     await _release(request, sender_id, f"closed {disposition}")
     await customer.left(settings, sender_id, await agent_record(request), "assistant")
     await customer.tell(settings, sender_id, CLOSED)
-    events.publish(redis_client(), {"event": "close", "sender_id": sender_id,
-                                    "timestamp": time.time(), "disposition": disposition})
+    events.publish(client, {"event": "close", "sender_id": sender_id,
+                            "timestamp": time.time(), "disposition": disposition})
     if request.form.get("csat"):
-        await in_thread(queue.await_answer, redis_client(), sender_id, queue.AWAITING_CSAT,
+        await in_thread(queue.await_answer, client, sender_id, queue.AWAITING_CSAT,
                         CSAT_WINDOW_SECONDS)
         await customer.tell(settings, sender_id, CSAT_QUESTION)
     return response.redirect("/console/")
@@ -205,7 +206,8 @@ async def close(request: Request, sender_id: str) -> HTTPResponse:
 
 async def _release(request: Request, sender_id: str, why: str) -> None:
     """The chat leaves the agent and the queue; the bot's tracker is live again."""
-    await in_thread(queue.return_to_bot, redis_client(), current_agent(request), sender_id, why)
+    await in_thread(queue.return_to_bot, request.app.ctx.services.redis,
+                    current_agent(request), sender_id, why)
     await tracker.resume(sender_id, request.app.ctx.settings)
 
 

@@ -16,6 +16,7 @@ import re
 import time
 from typing import Any
 
+import redis.asyncio as aioredis
 from sanic import Request, response
 from sanic.response import HTTPResponse
 
@@ -24,23 +25,23 @@ from handoff.console import blueprint
 from handoff.console.auth import agent_record, current_agent, in_thread, still_logged_in
 from handoff.console.html import mask_number
 from handoff.console.service_level import service_today
-from switchboard.redis_client import async_redis_client, redis_client
+from switchboard.services import Services
 from switchboard.settings import ServiceTarget, Settings
 
 REFRESH_SECONDS = 5.0
 ROWS_PER_SKILL = 50  # a console lists the next 50 of each skill; the counts cover the rest
 
 
-def snapshot(agent_id: str, agent_timeout: float, as_of: str | None = None,
-             settings: Settings | None = None, everything: bool = False) -> dict[str, Any]:
+def snapshot(services: Services, agent_id: str, as_of: str | None = None,
+             everything: bool = False) -> dict[str, Any]:
     """Everything the queue page and the supervisor view show, as of now: the queue rows of
     the agent's own skills, the agent's chats, everyone's presence and every skill's figures.
     ``as_of``: the last handoff event the caller has seen; consoles woken by the same event
-    share one reading of the queue instead of each reading it again. ``settings``: for the
-    service targets and verified customers' names; ``everything`` (supervisors): every
-    waiting chat and every agent's chats too."""
-    client, now = redis_client(), time.time()
-    shared = _shared_view(client, now, agent_timeout, as_of, settings)
+    share one reading of the queue instead of each reading it again. ``everything``
+    (supervisors): every waiting chat and every agent's chats too. The settings give the
+    agents' timeout, the service targets and verified customers' names."""
+    client, settings, now = services.redis, services.settings, time.time()
+    shared = _shared_view(client, now, settings.agent_timeout_seconds, as_of, settings)
     me = presence.get(client, agent_id)
     skills = set(me.skills if me else queue.SKILLS)
     held = sorted(queue.chats_of(client, agent_id))
@@ -161,10 +162,8 @@ def _shared_view(client, now: float, agent_timeout: float, as_of: str | None,
 
 @blueprint.get("/api/snapshot")
 async def snapshot_api(request: Request) -> HTTPResponse:
-    settings = request.app.ctx.settings
     agent = await agent_record(request)
-    view = await in_thread(snapshot, agent.id, settings.agent_timeout_seconds, None, settings,
-                           agent.supervisor)
+    view = await in_thread(snapshot, request.app.ctx.services, agent.id, None, agent.supervisor)
     if agent.supervisor:
         view["service_today"] = await in_thread(service_today, request.app)
     return response.json(view)
@@ -179,7 +178,8 @@ async def live(request: Request, ws) -> None:
     supervisor = (await agent_record(request)).supervisor
     tasks = [asyncio.create_task(_heartbeats(ws, request, agent_id)),
              asyncio.create_task(_snapshots(ws, agent_id, request.app, supervisor)),
-             asyncio.create_task(_personal(ws, agent_id, _cursor(request)))]
+             asyncio.create_task(_personal(ws, request.app.ctx.services.async_redis(),
+                                           agent_id, _cursor(request)))]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -203,19 +203,18 @@ async def _heartbeats(ws, request: Request, agent_id: str) -> None:
         frame = await ws.recv()
         if frame is None or not await in_thread(still_logged_in, request):
             return
-        await in_thread(presence.heartbeat, redis_client(), agent_id)
+        await in_thread(presence.heartbeat, request.app.ctx.services.redis, agent_id)
 
 
 async def _snapshots(ws, agent_id: str, app: Any, supervisor: bool) -> None:
     """A snapshot now, then after every queue or presence event (or every few seconds);
     supervisors' also carry the service level today."""
-    settings = app.ctx.settings
-    client = async_redis_client()
+    services = app.ctx.services
+    client = services.async_redis()
     newest = await client.xrevrange(queue.EVENTS, count=1)
     last = newest[0][0] if newest else "0-0"  # before the snapshot: no event slips between
     while True:
-        view = await in_thread(snapshot, agent_id, settings.agent_timeout_seconds, last,
-                               settings, supervisor)
+        view = await in_thread(snapshot, services, agent_id, last, supervisor)
         if supervisor:
             view["service_today"] = await in_thread(service_today, app)
         await ws.send(json.dumps(view))
@@ -225,10 +224,9 @@ async def _snapshots(ws, agent_id: str, app: Any, supervisor: bool) -> None:
             last = answer[0][1][-1][0]
 
 
-async def _personal(ws, agent_id: str, since: str) -> None:
+async def _personal(ws, client: aioredis.Redis, agent_id: str, since: str) -> None:
     """What is for this agent only (their customers' new messages, chats given to them), from
     the page's cursor on: nothing is lost while a page reloads or reconnects."""
-    client = async_redis_client()
     while True:
         answer = await client.xread({inbox.inbox_key(agent_id): since}, block=30_000,
                                     count=100)

@@ -33,7 +33,6 @@ from handoff.queue import Handoff
 from operations.report_cli import text_lines
 from operations.reports import Report, build_report
 from switchboard.log import get_logger
-from switchboard.redis_client import redis_client
 
 log = get_logger(__name__)
 
@@ -45,7 +44,7 @@ def chat_url(sender_id: str) -> str:
 @blueprint.get("/")
 async def home(request: Request) -> HTTPResponse:
     agent = await agent_record(request)
-    cursor = await in_thread(inbox.cursor, redis_client(), agent.id)
+    cursor = await in_thread(inbox.cursor, request.app.ctx.services.redis, agent.id)
     state = await _state(request, agent)
     notice = '<p class="notice" role="status">Nobody is waiting for your skills.</p>' \
         if request.args.get("empty") else ""
@@ -58,8 +57,7 @@ async def home(request: Request) -> HTTPResponse:
 
 
 async def _state(request: Request, agent: Agent) -> dict[str, Any]:
-    settings = request.app.ctx.settings
-    return await in_thread(snapshot, agent.id, settings.agent_timeout_seconds, None, settings,
+    return await in_thread(snapshot, request.app.ctx.services, agent.id, None,
                            agent.supervisor)
 
 
@@ -196,11 +194,12 @@ async def _chat_page(request: Request, sender_id: str, reference: str | None) ->
     if not await owns(request, sender_id):
         return response.text("This conversation is not yours.", status=403)
     agent = await agent_record(request)
-    cursor = await in_thread(inbox.cursor, redis_client(), agent.id)
-    handoff = await in_thread(queue.record, redis_client(), sender_id)
+    client = request.app.ctx.services.redis
+    cursor = await in_thread(inbox.cursor, client, agent.id)
+    handoff = await in_thread(queue.record, client, sender_id)
     # The contact recorder may be a moment behind what was just said: wait for it (briefly)
     # so the transcript is whole; later messages arrive over the socket.
-    await in_thread(events.wait_recorded, redis_client(), 2.0)
+    await in_thread(events.wait_recorded, client, 2.0)
     view = await in_thread(_chat_view, request.app, sender_id, handoff)
     state = await _state(request, agent)
     action, csrf = chat_url(sender_id), csrf_field(request)
@@ -313,7 +312,7 @@ def _customer_panel(view: ChatView, sender_id: str, reference: str | None) -> st
 
 async def _colleagues_with_room(request: Request) -> list[presence.Presence]:
     """Other agents online now with a free seat: whom a chat can be transferred to."""
-    everyone = await in_thread(presence.everyone, redis_client())
+    everyone = await in_thread(presence.everyone, request.app.ctx.services.redis)
     timeout, now = request.app.ctx.settings.agent_timeout_seconds, time.time()
     return [p for p in everyone if p.agent_id != current_agent(request) and p.free
             and p.effective_status(now, timeout) == "online"]
@@ -502,7 +501,7 @@ async def _locked_logins(request: Request) -> str:
         f'<td><form method="post" action="/console/supervisor/unlock">{csrf_field(request)}'
         f'<input type="hidden" name="subject" value="{escape(lock.subject)}">'
         f"<button>Unlock</button></form></td></tr>"
-        for lock in await in_thread(logins.locks, redis_client()))
+        for lock in await in_thread(logins.locks, request.app.ctx.services.redis))
     return ('<h2>Locked logins</h2><table id="locks"><thead><tr><th>Locked</th><th>Who</th>'
             f"<th>Left</th><th></th></tr></thead><tbody>{rows}</tbody></table>")
 
@@ -516,7 +515,7 @@ async def supervisor_unlock(request: Request) -> HTTPResponse:
     if not csrf_ok(request):
         return response.text("The form expired: reload the page.", status=403)
     subject = request.form.get("subject") or ""
-    if await in_thread(logins.unlock, redis_client(), subject):
+    if await in_thread(logins.unlock, request.app.ctx.services.redis, subject):
         log.info("console.login_unlocked", locked=subject.split(":", 1)[0],
                  who=subject.split(":", 1)[-1], by=agent.id)
     return response.redirect("/console/supervisor")
@@ -567,5 +566,5 @@ def _report(app: Any, days: int) -> Report:
 
 
 async def owns(request: Request, sender_id: str) -> bool:
-    holder = await in_thread(queue.owner, redis_client(), sender_id)
+    holder = await in_thread(queue.owner, request.app.ctx.services.redis, sender_id)
     return holder == f"agent:{current_agent(request)}"
