@@ -31,7 +31,14 @@ DEPLOY = PROJECT_ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 KUBERNETES_VERSION = "1.28.0"  # the newest kubernetes-validate 1.28.3 bundles (Rasa's jsonschema)
 OVERLAYS = ("dev", "production")
-PROCESSES = {"rasa": 5005, "actions": 5055, "console": 8080}
+# Each server of the image (deploy/docker/entrypoint.py) and the port of its health route.
+PROCESSES = {"rasa": 5005, "actions": 5055, "console": 8080, "recorder": 8081,
+             "queue-clock": 8082}
+PORT_SETTINGS = {"rasa": "rasa_port", "actions": "action_port", "console": "console_port",
+                 "recorder": "recorder_port", "queue-clock": "queue_clock_port"}
+MODULES = {"actions": "actions.server", "console": "processes.console",
+           "recorder": "processes.recorder", "queue-clock": "processes.queue_clock"}
+CALLED = {"rasa", "actions", "console"}  # behind a Service; the others only call out
 SECRET_KEYS = {"SWITCHBOARD_SECRET_KEY", "REST_CHANNEL_TOKEN", "ACTION_SERVER_TOKEN",
                "RASA_API_TOKEN", "SWITCHBOARD_API_TOKEN", "TWILIO_AUTH_TOKEN",
                "TELEGRAM_BOT_TOKEN", "DATABASE_URL", "REDIS_URL"}
@@ -171,6 +178,11 @@ def test_the_renderer_applies_patches_images_and_namespace():
     assert {d["metadata"]["namespace"] for d in production} == {"switchboard"}
     images = {c["image"] for c in containers(production, init=True)}
     assert images == {"registry.example.com/switchboard:1.0.0"}
+    for process in ("recorder", "queue-clock"):  # one in development; one to stand in for another
+        assert find(dev, "Deployment", f"switchboard-{process}")["spec"]["replicas"] == 1
+        assert find(production, "Deployment", f"switchboard-{process}")["spec"]["replicas"] == 2
+        assert find(dev, "PodDisruptionBudget",
+                    f"switchboard-{process}")["spec"]["minAvailable"] == 0
 
 
 # --- Kubernetes: our own rules -----------------------------------------------------------
@@ -197,8 +209,9 @@ def test_every_workload_has_probes_resources_and_runs_unprivileged(overlay):
 
 
 def test_switchboard_processes_probe_their_health_routes(overlay):
-    """/health on the action server and the console; Rasa has none: its REST channel's root
-    answers once the model is loaded (bot/channels/base.py), and the startup probe waits."""
+    """/health on the action server, the console, the recorder and the queue clock; Rasa has
+    none: its REST channel's root answers once the model is loaded (bot/channels/base.py), and
+    the startup probe waits."""
     _, docs = overlay
     for process, port in PROCESSES.items():
         pod = find(docs, "Deployment", f"switchboard-{process}")["spec"]["template"]
@@ -215,8 +228,29 @@ def test_switchboard_processes_probe_their_health_routes(overlay):
     rasa = find(docs, "Deployment", "switchboard-rasa")["spec"]["template"]["spec"]
     assert rasa["containers"][0]["startupProbe"]["failureThreshold"] >= 30
     console = find(docs, "Deployment", "switchboard-console")
-    assert console["spec"]["replicas"] == 2  # recorders partitioned, migrations locked
-    assert console["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert console["spec"]["replicas"] == 2  # stateless, migrations locked
+    for process in ("console", "recorder", "queue-clock"):  # a rollout never leaves none
+        workload = find(docs, "Deployment", f"switchboard-{process}")
+        assert workload["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, process
+
+
+def test_every_server_of_the_image_has_a_deployment_probed_on_its_health_port():
+    """Each server the entry point starts runs in a Deployment of the base, whose container
+    listens, is probed and is scraped on the port that server takes from the ConfigMap."""
+    servers = load_entrypoint().SERVERS
+    assert set(servers) == set(PROCESSES) == set(PORT_SETTINGS)
+    docs = kustomize_build(K8S / "base")
+    settings = Settings.from_env(find(docs, "ConfigMap", "switchboard-settings")["data"])
+    for server in servers:
+        port = getattr(settings, PORT_SETTINGS[server])
+        assert port == PROCESSES[server], server
+        pod = find(docs, "Deployment", f"switchboard-{server}")["spec"]["template"]
+        [container] = pod["spec"]["containers"]
+        assert container["args"] == [server]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert ports[container[probe]["httpGet"]["port"]] == port, (server, probe)
+        assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
 
 
 def test_services_hpas_and_budgets_point_at_real_pods(overlay):
@@ -228,6 +262,9 @@ def test_services_hpas_and_budgets_point_at_real_pods(overlay):
         assert len(matching) == 1, service["metadata"]["name"]
         ports = {p["name"] for c in matching[0]["spec"]["containers"] for p in c["ports"]}
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= ports
+    services = [d for d in docs if d["kind"] == "Service"
+                and d["metadata"]["labels"].get("app.kubernetes.io/name") == "switchboard"]
+    assert {s["metadata"]["name"] for s in services} == {f"switchboard-{p}" for p in CALLED}
     hpas = {d["spec"]["scaleTargetRef"]["name"] for d in docs
             if d["kind"] == "HorizontalPodAutoscaler"}
     assert hpas == {"switchboard-rasa", "switchboard-actions"}
@@ -261,6 +298,22 @@ def test_only_rasa_reaches_the_action_server(overlay):
                 assert selects(labels, rasa["labels"]), labels
                 admitted.append(labels)
     assert admitted, "nothing admits the Rasa server"
+
+
+def test_prometheus_may_scrape_every_process(overlay):
+    """The default deny selects every pod: for each process some policy admits the monitoring
+    namespace on the port its annotations name."""
+    _, docs = overlay
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    for process, port in PROCESSES.items():
+        labels = find(docs, "Deployment", f"switchboard-{process}")["spec"]["template"][
+            "metadata"]["labels"]
+        admitted = {p["port"] for policy in policies
+                    if selects(policy["spec"]["podSelector"].get("matchLabels", {}), labels)
+                    for rule in policy["spec"].get("ingress", [])
+                    if any("namespaceSelector" in peer for peer in rule.get("from", []))
+                    for p in rule.get("ports", [])}
+        assert port in admitted, process
 
 
 def test_settings_come_from_the_configmap_and_the_secret(overlay):
@@ -323,9 +376,20 @@ def test_the_entrypoint_runs_each_process_as_the_launcher_does():
     assert rasa_env["SANIC_WORKERS"] == "1"
     assert not any(env["SWITCHBOARD_SECRET_KEY"] in arg for arg in rasa)  # never on argv
     assert entrypoint.command_for("actions", env)[0][1:] == ["-m", "actions.server"]
-    assert entrypoint.command_for("console", env)[0][1:] == ["-m", "contacts.app"]
+    assert entrypoint.command_for("console", env)[0][1:] == ["-m", "processes.console"]
+    for process, module in MODULES.items():
+        command, process_env = entrypoint.command_for(process, env)
+        assert command[1:] == ["-m", module], process
+        assert process_env["REDIS_URL"] == "redis://switchboard-redis:6379/0"
+        assert not any(env["SWITCHBOARD_SECRET_KEY"] in arg for arg in command)
+    _, recorder_env = entrypoint.command_for("recorder", env)
+    _, clock_env = entrypoint.command_for("queue-clock", env)
+    assert recorder_env["RECORDER_PORT"] == "8081" and clock_env["QUEUE_CLOCK_PORT"] == "8082"
+    assert clock_env["RASA_URL"] == "http://switchboard-rasa:5005"  # it resumes trackers
     with pytest.raises(ValueError):
         entrypoint.command_for("redis", env)
+    with pytest.raises(ValueError):
+        entrypoint.command_for("contacts", env)  # the old all-in-one process is gone
 
 
 def test_the_dockerfile_runs_unprivileged_with_every_process():
@@ -344,7 +408,8 @@ def test_the_dockerfile_runs_unprivileged_with_every_process():
 def test_compose_runs_the_stack_with_health_checks_and_an_internal_action_server():
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"redis", "postgres", "migrate", "console", "actions", "rasa"}
+    assert set(services) == {"redis", "postgres", "migrate", "console", "recorder",
+                             "queue-clock", "actions", "rasa"}
     assert "--appendonly" in services["redis"]["command"]
     for process, port in PROCESSES.items():
         service = services[process]
@@ -353,10 +418,16 @@ def test_compose_runs_the_stack_with_health_checks_and_an_internal_action_server
         test = " ".join(service["healthcheck"]["test"])
         path = "/webhooks/rest/" if process == "rasa" else "/health"
         assert f"http://127.0.0.1:{port}{path}" in test
-    assert "ports" not in services["actions"]
+        if process != "rasa":
+            depends = services[process]["depends_on"]
+            assert depends["migrate"] == {"condition": "service_completed_successfully"}
+    for internal in ("actions", "recorder", "queue-clock"):
+        assert "ports" not in services[internal], internal
+    assert services["recorder"]["networks"] == ["data"]  # Redis and PostgreSQL only
     shared = set(services["actions"]["networks"])
     assert shared & set(services["rasa"]["networks"])
-    assert not shared & set(services["console"]["networks"])  # the console cannot reach it
+    for other in ("console", "recorder", "queue-clock"):  # none of them can reach it
+        assert not shared & set(services[other]["networks"]), other
     environment = services["console"]["environment"]
     assert set(environment) <= settings_names()
 
