@@ -19,7 +19,7 @@ from rasa.utils.endpoints import EndpointConfig
 from contacts import events
 from switchboard import metrics
 from switchboard.log import conversation_ref, get_logger
-from switchboard.redis_client import redis_client
+from switchboard.services import installed
 
 log = get_logger(__name__)
 
@@ -34,7 +34,7 @@ class ContactEventBroker(EventBroker):
     async def from_endpoint_config(
         cls, broker_config: EndpointConfig, event_loop: AbstractEventLoop | None = None
     ) -> ContactEventBroker:
-        return cls(redis_client())
+        return cls(installed().redis)  # Rasa builds the broker: the root's Services
 
     def publish(self, event: dict[str, Any]) -> None:
         metrics.nlu_result(event)  # switchboard_nlu_messages_total: the fallback rate

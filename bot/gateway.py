@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import redis.asyncio as aioredis
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.exceptions import RedisError
 
@@ -31,8 +32,7 @@ from handoff.intake import hand_over
 from handoff.queue import Handoff
 from switchboard import metrics
 from switchboard.log import conversation_ref, get_logger
-from switchboard.redis_client import async_redis_client, redis_client
-from switchboard.settings import load_settings
+from switchboard.services import Services
 
 log = get_logger(__name__)
 
@@ -71,10 +71,10 @@ class Outcome(enum.Enum):
     FAILED = "failed"  # apologised; the message is in the contact record
 
 
-async def first_delivery(channel: str, sender_id: str, message_id: str) -> bool:
+async def first_delivery(client: aioredis.Redis, channel: str, sender_id: str,
+                         message_id: str) -> bool:
     """Claim and commit at once, for messages whose handling is one reply that cannot fail
     half-way (a "text only, please"): True the first time, False for every redelivery."""
-    client = async_redis_client()
     taken = await claims.claim(client, channel, sender_id, message_id)
     if taken.state is claims.State.NEW:
         await claims.commit(client, taken)
@@ -105,15 +105,17 @@ def _finished_alone(task: asyncio.Task) -> None:
 @metrics.timed_delivery  # switchboard_messages_total by outcome, reply latency
 async def deliver(
     inbound: Inbound, output: OutputChannel,
-    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    on_new_message: Callable[[UserMessage], Awaitable[Any]], services: Services,
 ) -> Outcome:
     """Claim, process once, commit; never let a failure reach the customer as a trace.
+    ``services``: the channel's, from the process's root (``inbound`` stays first: the metrics
+    wrapper reads it).
 
     Raises RedisError when Redis failed before the message was handled: the claim is released
     and the channel answers a retryable status, so the provider's retry is processed afresh.
     """
     inbound = dataclasses.replace(inbound, text=printable(inbound.text))
-    client = async_redis_client()
+    client = services.async_redis()
     taken = await claims.claim(client, inbound.channel, inbound.sender_id, inbound.message_id)
     if taken.state is claims.State.DONE:
         return Outcome.DUPLICATE
@@ -121,7 +123,7 @@ async def deliver(
         return Outcome.BUSY
     renewal = asyncio.create_task(claims.keep(client, taken))
     try:
-        outcome = await _process(await _prepared(inbound), output, on_new_message)
+        outcome = await _process(services, await _prepared(inbound), output, on_new_message)
     except BaseException:
         try:
             await claims.release(client, taken)
@@ -142,68 +144,70 @@ async def _prepared(inbound: Inbound) -> Inbound:
     return dataclasses.replace(inbound, text=await inbound.prepare(inbound.text), prepare=None)
 
 
-async def _process(inbound: Inbound, output: OutputChannel,
+async def _process(services: Services, inbound: Inbound, output: OutputChannel,
                    on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Outcome:
-    owner = await async_redis_client().get(queue.owner_key(inbound.sender_id))
-    if owner and await handoff_inbound.take(inbound.for_handoff(), owner,
-                                            _replier(inbound, output)):
+    owner = await services.async_redis().get(queue.owner_key(inbound.sender_id))
+    if owner and await handoff_inbound.take(services, inbound.for_handoff(), owner,
+                                            _replier(services, inbound, output)):
         return Outcome.TO_AGENT  # queued for, or with, an agent (or its one answer)
-    counted = _Counting(output, inbound.sender_id)
+    counted = _Counting(services, output, inbound.sender_id)
     message = UserMessage(inbound.text, counted, inbound.sender_id,
                           input_channel=inbound.channel, message_id=inbound.message_id,
-                          metadata=await _trusted_metadata(inbound))
+                          metadata=await _trusted_metadata(services, inbound))
     try:
         await on_new_message(message)
     except Exception as exc:  # Rasa failed on this message: it never reached the tracker
         log.error("message.failed", channel=inbound.channel, error=type(exc).__name__,
                   conversation=conversation_ref(inbound.sender_id))
-        await _fail_open(inbound, output, with_message=True)
+        await _fail_open(services, inbound, output, with_message=True)
         return Outcome.FAILED
     if counted.sent == 0:
-        return await _silent(inbound, output)
+        return await _silent(services, inbound, output)
     return Outcome.ANSWERED
 
 
-async def _silent(inbound: Inbound, output: OutputChannel) -> Outcome:
+async def _silent(services: Services, inbound: Inbound, output: OutputChannel) -> Outcome:
     """Rasa carried on without a reply. Either the conversation was handed over while this
     message waited for the conversation's lock (a paused tracker takes a message but predicts
     nothing: the message is the agent's, and already in the record), or an action failed."""
-    owner = await async_redis_client().get(queue.owner_key(inbound.sender_id))
-    if owner and await handoff_inbound.take(inbound.for_handoff(recorded=True), owner,
-                                            _replier(inbound, output)):
+    owner = await services.async_redis().get(queue.owner_key(inbound.sender_id))
+    if owner and await handoff_inbound.take(services, inbound.for_handoff(recorded=True), owner,
+                                            _replier(services, inbound, output)):
         return Outcome.TO_AGENT
     log.error("message.unanswered", channel=inbound.channel,
               conversation=conversation_ref(inbound.sender_id))
-    await _fail_open(inbound, output, with_message=False)
+    await _fail_open(services, inbound, output, with_message=False)
     return Outcome.FAILED
 
 
-async def _trusted_metadata(inbound: Inbound) -> dict[str, Any] | None:
+async def _trusted_metadata(services: Services, inbound: Inbound) -> dict[str, Any] | None:
     """The channel's metadata, with the payload mark set by us alone: only a payload the
     assistant offered in this conversation acts as an intent (bot/payloads.py)."""
     metadata = {k: v for k, v in (inbound.metadata or {}).items() if k != payloads.MARK}
-    if await payloads.was_offered(async_redis_client(), inbound.sender_id, inbound.text):
+    if await payloads.was_offered(services.async_redis(), inbound.sender_id, inbound.text):
         metadata[payloads.MARK] = True
     return metadata or None
 
 
-def _replier(inbound: Inbound, output: OutputChannel) -> handoff_inbound.Say:
+def _replier(services: Services, inbound: Inbound,
+             output: OutputChannel) -> handoff_inbound.Say:
     """Our own reply outside Rasa: to the customer, and into the contact record."""
 
     async def say(text: str) -> None:
         await output.send_text_message(inbound.sender_id, text)
-        await _record_reply(inbound, text)
+        await _record_reply(services, inbound, text)
 
     return say
 
 
-async def _fail_open(inbound: Inbound, output: OutputChannel, with_message: bool) -> None:
+async def _fail_open(services: Services, inbound: Inbound, output: OutputChannel,
+                     with_message: bool) -> None:
     """The bot failed: apologise, keep the message, and pass the customer to a person (or
     offer a callback); if even the queue is down, the apology says the message is saved."""
     text = APOLOGY
     try:
         intake = await asyncio.to_thread(
-            hand_over, redis_client(), load_settings(),
+            hand_over, services.redis, services.settings,
             Handoff(sender_id=inbound.sender_id, channel=inbound.channel, skill="general",
                     reason="bot_failure", priority=2,
                     transcript=[{"from": "customer", "text": mask_secrets(inbound.text)}]))
@@ -214,24 +218,25 @@ async def _fail_open(inbound: Inbound, output: OutputChannel, with_message: bool
     await output.send_text_message(inbound.sender_id, text)  # first: whatever else is down
     try:
         if with_message:  # Rasa never saved it
-            await handoff_inbound.record(inbound.for_handoff())
-        await _record_reply(inbound, text)
+            await handoff_inbound.record(services.async_redis(), inbound.for_handoff())
+        await _record_reply(services, inbound, text)
     except RedisError as exc:
         metrics.redis_error("gateway")
         log.error("message.not_recorded", error=type(exc).__name__,
                   conversation=conversation_ref(inbound.sender_id))
 
 
-async def _record_reply(inbound: Inbound, text: str) -> None:
-    await events.publish_async(async_redis_client(), events.bot_message(inbound.sender_id, text))
+async def _record_reply(services: Services, inbound: Inbound, text: str) -> None:
+    await events.publish_async(services.async_redis(),
+                               events.bot_message(inbound.sender_id, text))
 
 
 class _Counting(OutputChannel):
     """Passes every reply on to the channel's output, counts them, and remembers the buttons
     offered (the only payloads the customer may send back as intents)."""
 
-    def __init__(self, output: OutputChannel, sender_id: str) -> None:
-        self.output, self.sent, self.sender_id = output, 0, sender_id
+    def __init__(self, services: Services, output: OutputChannel, sender_id: str) -> None:
+        self.services, self.output, self.sent, self.sender_id = services, output, 0, sender_id
 
     def name(self) -> str:  # type: ignore[override]  # Rasa picks channel-specific responses by it
         return self.output.name()
@@ -252,4 +257,4 @@ class _Counting(OutputChannel):
         await self.output.send_text_with_buttons(recipient_id, text, buttons, **kwargs)
 
     async def _offered(self, buttons: list[dict[str, Any]]) -> None:
-        await payloads.remember_offered(async_redis_client(), self.sender_id, buttons)
+        await payloads.remember_offered(self.services.async_redis(), self.sender_id, buttons)

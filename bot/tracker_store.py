@@ -40,8 +40,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_tracker_events
-from switchboard.redis_client import redis_client, refuse_connection_settings
-from switchboard.settings import load_settings
+from switchboard.redis_client import refuse_connection_settings
+from switchboard.services import installed
 from verification.idle import VERIFIED_SLOT, verification_current, verified_idle_limit
 
 T = TypeVar("T")
@@ -58,7 +58,7 @@ VERIFICATION_SLOTS = frozenset({VERIFIED_SLOT, "verification_method_used"})
 class EventLogTrackerStore(RedisTrackerStore):
     """Rasa's tracker store interface over an append-only Redis list per conversation.
 
-    Its Redis is the process's (``switchboard.redis_client``: REDIS_URL or the sentinels'
+    Its Redis is the process's (the ``Services`` its root installed: REDIS_URL or the sentinels'
     primary), so ``endpoints.yml`` names no server. Raises ValueError if it tries to.
     """
 
@@ -68,7 +68,8 @@ class EventLogTrackerStore(RedisTrackerStore):
         refuse_connection_settings(host, connection)
         super().__init__(domain, event_broker=event_broker, record_exp=record_exp,
                          key_prefix=key_prefix)
-        self.red = redis_client()
+        self.services = installed()  # Rasa builds the store: the root's Services
+        self.red = self.services.redis
 
     def _meta_key(self, sender_id: str) -> str:
         return self.key_prefix.removesuffix("tracker:") + "tracker_meta:" + sender_id
@@ -162,7 +163,7 @@ class EventLogTrackerStore(RedisTrackerStore):
         stamp = events[position - 1].timestamp
         verified = verification_current(
             (e.as_dict() for e in events[:position]),
-            verified_idle_limit(load_settings(), tracker.sender_id))
+            verified_idle_limit(self.services.settings, tracker.sender_id))
         state: list[Event] = [SlotSet(name, value, timestamp=stamp)
                               for name, value in before.current_slot_values().items()
                               if value is not None

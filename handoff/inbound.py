@@ -13,11 +13,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import redis.asyncio as aioredis
+
 from contacts import events
 from contacts.masking import mask_secrets
 from handoff import inbox, queue, tracker
 from switchboard.log import conversation_ref, get_logger
-from switchboard.redis_client import async_redis_client, redis_client
+from switchboard.services import Services
 
 log = get_logger(__name__)
 
@@ -38,34 +40,34 @@ class CustomerMessage:
     recorded: bool = False  # already in the contact record (Rasa's paused tracker took it)
 
 
-async def take(message: CustomerMessage, owner: str, say: Say) -> bool:
+async def take(services: Services, message: CustomerMessage, owner: str, say: Say) -> bool:
     """Handle a message of a conversation owned by ``owner`` (``queue.owner``); False when it
     is not for the handoff after all (a new conversation with the bot: Rasa takes it)."""
     if owner == queue.AWAITING_CSAT:
-        return await _rating(message, say)
+        return await _rating(services, message, say)
     if not message.recorded:
-        await record(message)
+        await record(services.async_redis(), message)
     if owner.startswith("agent:"):
-        await _to_agent(message, owner.split(":", 1)[1])
+        await _to_agent(services, message, owner.split(":", 1)[1])
         return True
     if owner == queue.AWAITING_CALLBACK_MESSAGE:
-        await say(await _callback(message))
+        await say(await _callback(services, message))
     else:
-        await say(await _in_queue(message))
+        await say(await _in_queue(services, message))
     return True
 
 
-async def record(message: CustomerMessage) -> None:
+async def record(client: aioredis.Redis, message: CustomerMessage) -> None:
     """The contact record gets the message even though Rasa never sees it (masked already: the
     stream is kept in Redis until recorded)."""
-    await events.publish_async(async_redis_client(), events.customer_message(
+    await events.publish_async(client, events.customer_message(
         message.sender_id, mask_secrets(message.text), message.message_id, message.channel))
 
 
-async def _to_agent(message: CustomerMessage, agent: str) -> None:
-    await asyncio.to_thread(queue.customer_waiting_since, redis_client(), message.sender_id,
+async def _to_agent(services: Services, message: CustomerMessage, agent: str) -> None:
+    await asyncio.to_thread(queue.customer_waiting_since, services.redis, message.sender_id,
                             time.time())
-    await inbox.post(async_redis_client(), agent, {
+    await inbox.post(services.async_redis(), agent, {
         "kind": "message", "sender_id": message.sender_id, "author": "customer",
         "text": mask_secrets(message.text)})
 
@@ -74,12 +76,12 @@ def cancelling(text: str) -> bool:
     return text.strip().lower().rstrip(".!") in CANCEL_WORDS
 
 
-async def _in_queue(message: CustomerMessage) -> str:
+async def _in_queue(services: Services, message: CustomerMessage) -> str:
     """Waiting: the customer hears their position, or leaves the queue with "cancel"."""
-    sync = redis_client()
+    sync = services.redis
     if cancelling(message.text):
         await asyncio.to_thread(queue.cancel, sync, message.sender_id)
-        await tracker.resume(message.sender_id)
+        await tracker.resume(message.sender_id, services.settings)
         return "OK, you've left the queue. I'm here again: what can I do for you?"
     place = await asyncio.to_thread(queue.position, sync, message.sender_id)
     return ("Thanks, the agent will see that. " + (
@@ -87,19 +89,19 @@ async def _in_queue(message: CustomerMessage) -> str:
         f"You're number {place} in the queue.") + " Type \"cancel\" to stop waiting.")
 
 
-async def _callback(message: CustomerMessage) -> str:
+async def _callback(services: Services, message: CustomerMessage) -> str:
     """Nobody could take the chat: this message is left for a callback (or "cancel")."""
-    sync = redis_client()
+    sync = services.redis
     handoff = await asyncio.to_thread(queue.record, sync, message.sender_id)
     if not await asyncio.to_thread(queue.clear_owner, sync, message.sender_id,
                                    queue.AWAITING_CALLBACK_MESSAGE):
         return CALLBACK_NOTED  # the offer lapsed meanwhile: the message is recorded anyway
-    await tracker.resume(message.sender_id)
+    await tracker.resume(message.sender_id, services.settings)
     if cancelling(message.text):
         return "OK, no message left. I'm here again: what can I do for you?"
     reason = handoff.reason if handoff else "requested"
     skill = handoff.skill if handoff else "general"
-    client = async_redis_client()
+    client = services.async_redis()
     await events.publish_async(client, events.operation(
         message.sender_id, "callback_request", "pending", f"{skill}: {reason}"))
     await events.publish_async(client, {"event": "close", "sender_id": message.sender_id,
@@ -110,15 +112,15 @@ async def _callback(message: CustomerMessage) -> str:
     return CALLBACK_NOTED
 
 
-async def _rating(message: CustomerMessage, say: Say) -> bool:
+async def _rating(services: Services, message: CustomerMessage, say: Say) -> bool:
     """After an agent closed the chat with a satisfaction question: 1 to 5 is the answer,
     anything else is a new conversation with the bot."""
-    await asyncio.to_thread(queue.clear_owner, redis_client(), message.sender_id,
+    await asyncio.to_thread(queue.clear_owner, services.redis, message.sender_id,
                             queue.AWAITING_CSAT)
     score = message.text.strip().rstrip(".!")
     if score not in {"1", "2", "3", "4", "5"}:
         return False
-    await events.publish_async(async_redis_client(), {
+    await events.publish_async(services.async_redis(), {
         "event": "csat", "sender_id": message.sender_id, "score": int(score),
         "timestamp": time.time()})
     await say(CSAT_THANKS)

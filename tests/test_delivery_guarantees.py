@@ -106,8 +106,7 @@ def waiting_in(assistant, count: int, skill: str = "technical") -> list[str]:
 
 
 def test_an_expiry_sweep_handles_everyone_after_an_unreachable_customer(
-        assistant, unreachable, monkeypatch):
-    monkeypatch.setenv("REDIS_URL", assistant.settings.effective_redis_url)
+        assistant, unreachable):
     senders = waiting_in(assistant, 3)
     unreachable.add(senders[1])
     settings = dataclasses.replace(assistant.settings, handoff_max_wait_minutes=0.001)
@@ -119,8 +118,7 @@ def test_an_expiry_sweep_handles_everyone_after_an_unreachable_customer(
 
 
 def test_an_agent_going_offline_requeues_every_chat_past_an_unreachable_one(
-        assistant, unreachable, monkeypatch):
-    monkeypatch.setenv("REDIS_URL", assistant.settings.effective_redis_url)
+        assistant, unreachable):
     from handoff import presence
 
     agent = f"sweeper{uuid.uuid4().hex[:6]}"

@@ -13,16 +13,29 @@ from rasa.core.channels.channel import CollectingOutputChannel
 from bot import gateway
 from contacts import events
 from handoff import presence, queue
-from switchboard.redis_client import redis_client
+from processes.launcher import free_port
+from switchboard.redis_client import async_redis_client, redis_client
+from switchboard.services import Services
+from switchboard.settings import Settings
 
 
 @pytest.fixture
-def redis(redis_settings, monkeypatch):
-    monkeypatch.setenv("REDIS_URL", redis_settings.effective_redis_url)
-    monkeypatch.setenv("HANDOFF_OPENING_HOURS", "Mon-Sun 00:00-24:00")
-    client = redis_client(redis_settings)
+def services(redis_settings) -> Services:
+    """What a channel passes the gateway: the process's Services (agents work at any hour)."""
+    return Services(Settings.from_env({"REDIS_URL": redis_settings.effective_redis_url,
+                                       "HANDOFF_OPENING_HOURS": "Mon-Sun 00:00-24:00"}))
+
+
+@pytest.fixture
+def redis(services):
+    client = services.redis
     client.delete(*events.streams(), "switchboard:handoff:presence")
     return client
+
+
+def nowhere() -> Services:
+    """Services whose Redis is a port nobody listens on."""
+    return Services(Settings.from_env({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}))
 
 
 def inbound() -> gateway.Inbound:
@@ -33,7 +46,7 @@ def stream_events(client) -> list[dict]:
     return events.appended(client)
 
 
-def test_a_message_is_delivered_once(redis):
+def test_a_message_is_delivered_once(redis, services):
     message, seen = inbound(), []
 
     async def rasa(user_message):
@@ -41,8 +54,8 @@ def test_a_message_is_delivered_once(redis):
         await user_message.output_channel.send_text_message(user_message.sender_id, "hi!")
 
     async def twice():
-        first = await gateway.deliver(message, CollectingOutputChannel(), rasa)
-        again = await gateway.deliver(message, CollectingOutputChannel(), rasa)
+        first = await gateway.deliver(message, CollectingOutputChannel(), rasa, services)
+        again = await gateway.deliver(message, CollectingOutputChannel(), rasa, services)
         return first, again
 
     assert asyncio.run(twice()) == (gateway.Outcome.ANSWERED, gateway.Outcome.DUPLICATE)
@@ -50,13 +63,13 @@ def test_a_message_is_delivered_once(redis):
     assert stream_events(redis) == []  # nothing extra: Rasa's own events record it
 
 
-def test_a_rasa_failure_gets_an_apology_keeps_the_message_and_offers_a_callback(redis):
+def test_a_rasa_failure_gets_an_apology_keeps_the_message_and_offers_a_callback(redis, services):
     message, output = inbound(), CollectingOutputChannel()
 
     async def broken(user_message):
         raise RuntimeError("model exploded")
 
-    assert asyncio.run(gateway.deliver(message, output, broken)) == gateway.Outcome.FAILED
+    assert asyncio.run(gateway.deliver(message, output, broken, services)) == gateway.Outcome.FAILED
     [said] = [m["text"] for m in output.messages]
     assert said.startswith(gateway.APOLOGY_SHORT) and "Leave us a message" in said
     assert "Traceback" not in said and "exploded" not in said
@@ -66,14 +79,14 @@ def test_a_rasa_failure_gets_an_apology_keeps_the_message_and_offers_a_callback(
     assert queue.owner(redis, message.sender_id) == queue.AWAITING_CALLBACK_MESSAGE
 
 
-def test_a_rasa_failure_passes_the_customer_to_an_online_agent(redis):
+def test_a_rasa_failure_passes_the_customer_to_an_online_agent(redis, services):
     presence.set_status(redis, "ana", "online", ["general"], 3)
     message, output = inbound(), CollectingOutputChannel()
 
     async def broken(user_message):
         raise RuntimeError("model exploded")
 
-    assert asyncio.run(gateway.deliver(message, output, broken)) == gateway.Outcome.FAILED
+    assert asyncio.run(gateway.deliver(message, output, broken, services)) == gateway.Outcome.FAILED
     assert "passing you to one of our agents" in output.messages[0]["text"]
     assert queue.owner(redis, message.sender_id) == "queued"
     handoff = queue.record(redis, message.sender_id)
@@ -81,49 +94,47 @@ def test_a_rasa_failure_passes_the_customer_to_an_online_agent(redis):
     assert queue.cancel(redis, message.sender_id)
 
 
-def test_silence_after_a_failed_action_gets_an_apology(redis):
+def test_silence_after_a_failed_action_gets_an_apology(redis, services):
     output = CollectingOutputChannel()
 
     async def silent(user_message):  # Rasa logged an action error and carried on, saying nothing
         return None
 
-    assert asyncio.run(gateway.deliver(inbound(), output, silent)) == gateway.Outcome.FAILED
+    outcome = asyncio.run(gateway.deliver(inbound(), output, silent, services))
+    assert outcome == gateway.Outcome.FAILED
     assert output.messages[0]["text"].startswith(gateway.APOLOGY_SHORT)
     assert [e["event"] for e in stream_events(redis)] == ["bot"]
 
 
-def test_with_the_queue_unreachable_the_apology_still_goes_out(redis, monkeypatch):
+def test_with_the_queue_unreachable_the_apology_still_goes_out(redis, services, monkeypatch):
     """Rasa fails and, meanwhile, every new Redis connection fails too (the queue cannot take
     the customer): through ``deliver``, the customer still gets the plain apology."""
-    from switchboard.launcher import free_port
-
-    message, output = inbound(), CollectingOutputChannel()
+    message, output, down = inbound(), CollectingOutputChannel(), nowhere().settings
 
     async def broken(user_message):
-        monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
+        # every client asked of the Services from now on reaches a port nobody listens on
+        monkeypatch.setattr(Services, "redis", property(lambda self: redis_client(down)))
+        monkeypatch.setattr(Services, "async_redis", lambda self: async_redis_client(down))
         raise RuntimeError("model exploded")
 
-    assert asyncio.run(gateway.deliver(message, output, broken)) == gateway.Outcome.FAILED
+    assert asyncio.run(gateway.deliver(message, output, broken, services)) == gateway.Outcome.FAILED
     assert [m["text"] for m in output.messages] == [gateway.APOLOGY]
 
 
-def test_with_redis_down_from_the_start_the_channel_is_told_to_retry(redis, monkeypatch):
+def test_with_redis_down_from_the_start_the_channel_is_told_to_retry(redis):
     from redis.exceptions import RedisError
 
-    from switchboard.launcher import free_port
-
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     output = CollectingOutputChannel()
 
     async def rasa(user_message):
         raise AssertionError("nothing reaches Rasa before the message is claimed")
 
     with pytest.raises(RedisError):  # the channels answer 503: the provider retries
-        asyncio.run(gateway.deliver(inbound(), output, rasa))
+        asyncio.run(gateway.deliver(inbound(), output, rasa, nowhere()))
     assert output.messages == []
 
 
-def test_a_failed_attempt_releases_its_claim_and_the_retry_is_answered_once(redis):
+def test_a_failed_attempt_releases_its_claim_and_the_retry_is_answered_once(redis, services):
     """At-least-once delivery, exactly-once effect: the first attempt fails after the claim
     (Redis refuses a read), the retry with the same message id is processed, a third is a
     duplicate."""
@@ -139,17 +150,17 @@ def test_a_failed_attempt_releases_its_claim_and_the_retry_is_answered_once(redi
         redis.execute_command("ACL", "SETUSER", "default", "-get")  # the owner lookup fails
         try:
             with pytest.raises(ResponseError):
-                await gateway.deliver(message, CollectingOutputChannel(), rasa)
+                await gateway.deliver(message, CollectingOutputChannel(), rasa, services)
         finally:
             redis.execute_command("ACL", "SETUSER", "default", "+get")
-        return [await gateway.deliver(message, CollectingOutputChannel(), rasa)
+        return [await gateway.deliver(message, CollectingOutputChannel(), rasa, services)
                 for _ in range(2)]
 
     assert asyncio.run(attempts()) == [gateway.Outcome.ANSWERED, gateway.Outcome.DUPLICATE]
     assert seen == [message.message_id]
 
 
-def test_a_retry_while_the_first_attempt_is_still_running_is_told_to_wait(redis):
+def test_a_retry_while_the_first_attempt_is_still_running_is_told_to_wait(redis, services):
     message, release = inbound(), asyncio.Event
 
     async def scenario():
@@ -159,9 +170,10 @@ def test_a_retry_while_the_first_attempt_is_still_running_is_told_to_wait(redis)
             await go.wait()
             await user_message.output_channel.send_text_message(user_message.sender_id, "hi!")
 
-        first = asyncio.create_task(gateway.deliver(message, CollectingOutputChannel(), slow))
+        first = asyncio.create_task(
+            gateway.deliver(message, CollectingOutputChannel(), slow, services))
         await asyncio.sleep(0.1)
-        meanwhile = await gateway.deliver(message, CollectingOutputChannel(), slow)
+        meanwhile = await gateway.deliver(message, CollectingOutputChannel(), slow, services)
         go.set()
         return meanwhile, await first
 
@@ -169,7 +181,7 @@ def test_a_retry_while_the_first_attempt_is_still_running_is_told_to_wait(redis)
 
 
 def test_a_long_turn_keeps_its_claim_and_a_dead_processs_claim_lapses_in_seconds(
-        redis, monkeypatch):
+        redis, services, monkeypatch):
     """A claim used to last 120 s, so a message whose process was killed mid-turn was refused
     (409 / 503) for two minutes, past every provider's retries. Now it lapses CLAIM_SECONDS
     after its last renewal, and a live turn renews it, however long it runs."""
@@ -184,11 +196,13 @@ def test_a_long_turn_keeps_its_claim_and_a_dead_processs_claim_lapses_in_seconds
         await user_message.output_channel.send_text_message(user_message.sender_id, "done")
 
     async def scenario():
-        turn = asyncio.create_task(gateway.deliver(slow, CollectingOutputChannel(), rasa))
+        turn = asyncio.create_task(
+            gateway.deliver(slow, CollectingOutputChannel(), rasa, services))
         await asyncio.sleep(1.8)
-        during = await gateway.deliver(slow, CollectingOutputChannel(), rasa)  # a redelivery
+        during = await gateway.deliver(slow, CollectingOutputChannel(), rasa,
+                                       services)  # a redelivery
         answered = await turn
-        client = gateway.async_redis_client()
+        client = services.async_redis()
         dead = await claims.claim(client, "rest", message.sender_id, message.message_id)
         await asyncio.sleep(1.5)  # its process died: nobody renews
         after = await claims.claim(client, "rest", message.sender_id, message.message_id)

@@ -11,14 +11,14 @@ import websockets
 
 from bot.channels.outbound import NoOutboundChannel, send_to_customer
 from bot.channels.webchat import session_from_token
+from switchboard.settings import Settings
 from tests.conftest import TWILIO_FROM, TWILIO_WHATSAPP_FROM
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import fresh_msisdn
 from tests.test_webchat import _receive, socket_url
 
 
-def test_telegram_sms_and_whatsapp(assistant, fake_telegram, monkeypatch):
-    monkeypatch.setenv("REDIS_URL", assistant.settings.effective_redis_url)
+def test_telegram_sms_and_whatsapp(assistant, fake_telegram):
     chat = random.randrange(10**8, 10**9)
     number = fresh_msisdn()
     long_news = " ".join(["Your new plan starts on Monday."] * 40)  # 1,279 characters
@@ -45,16 +45,15 @@ def test_telegram_sms_and_whatsapp(assistant, fake_telegram, monkeypatch):
                                                         TWILIO_WHATSAPP_FROM)}
 
 
-def test_webchat_reaches_the_open_socket(assistant, monkeypatch):
-    monkeypatch.setenv("REDIS_URL", assistant.settings.effective_redis_url)
-
+def test_webchat_reaches_the_open_socket(assistant):
     async def scenario():
         async with websockets.connect(socket_url(assistant)) as ws:
             await ws.send(json.dumps({"type": "hello", "token": None}))
             token = (await _receive(ws, "session"))["token"]
             session = session_from_token(assistant.settings, token)
             await _receive(ws, "history")
-            await send_to_customer(f"webchat:{session}", "An agent replied: hello!")
+            await send_to_customer(f"webchat:{session}", "An agent replied: hello!",
+                                   settings=assistant.settings)
             return await _receive(ws, "bot")
 
     assert asyncio.run(scenario())["text"] == "An agent replied: hello!"
@@ -62,4 +61,4 @@ def test_webchat_reaches_the_open_socket(assistant, monkeypatch):
 
 def test_rest_conversations_cannot_be_written_to_later():
     with pytest.raises(NoOutboundChannel):
-        asyncio.run(send_to_customer("test-1234", "hi"))
+        asyncio.run(send_to_customer("test-1234", "hi", settings=Settings.from_env({})))

@@ -16,12 +16,13 @@ from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+import switchboard.services
 from bot.lock_store import SwitchboardLockStore
 from bot.tracker_store import EventLogTrackerStore
 from handoff import queue
-from switchboard.launcher import PROJECT_ROOT
 from switchboard.redis_client import async_redis_client, redis_client
-from switchboard.settings import Settings
+from switchboard.services import Services, install
+from switchboard.settings import PROJECT_ROOT, Settings
 from tests.redis_sentinel import SentinelCluster, sentinel_cluster
 
 T = TypeVar("T")
@@ -35,10 +36,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelCluste
 
 @pytest.fixture
 def settings(cluster, monkeypatch) -> Settings:
-    env = {"REDIS_SENTINELS": cluster.sentinels, "REDIS_SENTINEL_SERVICE": "switchboard"}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)  # Rasa's stores read the process's settings
-    return Settings.from_env(env)
+    settings = Settings.from_env({"REDIS_SENTINELS": cluster.sentinels,
+                                  "REDIS_SENTINEL_SERVICE": "switchboard"})
+    monkeypatch.setattr(switchboard.services, "_installed", None)  # uninstalled after the test
+    install(Services(settings))  # Rasa's stores take the Services the process's root installed
+    return settings
 
 
 def eventually(call: Callable[[], T], timeout: float = 30.0) -> T:

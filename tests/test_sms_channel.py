@@ -318,9 +318,8 @@ def test_a_photo_with_a_caption_is_read_as_text(assistant, number):
 
 # --- Carrier keywords ------------------------------------------------------------------------
 
-def send_later(assistant, monkeypatch, sender_id: str, text: str) -> None:
+def send_later(assistant, sender_id: str, text: str) -> None:
     """What an agent or the queue clock does: send to the customer from outside a request."""
-    monkeypatch.setenv("REDIS_URL", assistant.settings.effective_redis_url)
     asyncio.run(send_to_customer(sender_id, text, settings=assistant.settings))
 
 
@@ -329,7 +328,7 @@ def send_later(assistant, monkeypatch, sender_id: str, text: str) -> None:
     (" cancel ", "Unstop", False),  # the keyword alone (any case), without OptOutType
 ])
 def test_stop_opts_out_until_start_and_is_never_the_cancel_intent(
-        assistant, number, monkeypatch, stop, start, opt_out_type):
+        assistant, number, stop, start, opt_out_type):
     conversation = f"sms:{number.lstrip('+')}"
     twilio_post(assistant, number, "what's my balance")  # in the middle of a flow
     asked = len(settled(assistant, number))
@@ -338,7 +337,7 @@ def test_stop_opts_out_until_start_and_is_never_the_cancel_intent(
     time.sleep(1.0)
     assert len(sent_to(assistant, number, wait=0)) == asked  # Twilio confirms STOP, not us
     assert identity(assistant, conversation).reachability == "opted_out"
-    send_later(assistant, monkeypatch, conversation, "An agent replied: hello!")
+    send_later(assistant, conversation, "An agent replied: hello!")
     assert len(sent_to(assistant, number, wait=1.0)) == asked  # nothing more to this number
     assert any(t.startswith("Not delivered (sms error opted_out") and "An agent replied" in t
                for t in system_touches(assistant, conversation))
@@ -349,7 +348,7 @@ def test_stop_opts_out_until_start_and_is_never_the_cancel_intent(
     keyword = {"OptOutType": "START"} if opt_out_type else {}
     assert twilio_post(assistant, number, start, **keyword)[0] == 200
     assert identity(assistant, conversation).reachability is None
-    send_later(assistant, monkeypatch, conversation, "Welcome back!")
+    send_later(assistant, conversation, "Welcome back!")
     assert sent_to(assistant, number, count=asked + 1)[-1] == "Welcome back!"
 
 

@@ -43,9 +43,8 @@ def chat_id() -> int:
 
 
 @pytest.fixture
-def redis_env(assistant, monkeypatch) -> Settings:
-    """This test process sends like the console does: on the stack's Redis."""
-    monkeypatch.setenv("REDIS_URL", assistant.settings.effective_redis_url)
+def redis_env(assistant) -> Settings:
+    """This test process sends like the console does: with the stack's settings (its Redis)."""
     return assistant.settings
 
 

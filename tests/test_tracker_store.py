@@ -20,7 +20,9 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
+import switchboard.services
 from bot.tracker_store import CHECKPOINT_EVENTS, KEEP_EVENTS, EventLogTrackerStore
+from switchboard.services import Services, install
 from switchboard.settings import PROJECT_ROOT
 
 
@@ -31,7 +33,8 @@ def domain() -> Domain:
 
 @pytest.fixture
 def store(redis_settings, domain, monkeypatch) -> EventLogTrackerStore:
-    monkeypatch.setenv("REDIS_URL", redis_settings.effective_redis_url)  # the client factory's
+    monkeypatch.setattr(switchboard.services, "_installed", None)  # uninstalled after the test
+    install(Services(redis_settings))  # as the Rasa server's root does: Rasa builds the store
     return EventLogTrackerStore(domain, key_prefix="switchboard", record_exp="3600")
 
 

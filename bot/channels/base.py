@@ -1,5 +1,5 @@
-"""What every Switchboard webhook channel shares: settings from the environment (not from
-credentials.yml) and a health route at the channel's root."""
+"""What every Switchboard input channel shares: the process's ``Services`` (settings from the
+environment, not from credentials.yml), and for webhook channels a health route at the root."""
 
 from __future__ import annotations
 
@@ -10,12 +10,22 @@ from rasa.core.channels.channel import InputChannel
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
+from switchboard.services import Services, installed
 
-class WebhookChannel(InputChannel):
+
+class SwitchboardChannel(InputChannel):
+    """A channel Rasa builds itself (credentials.yml): it keeps the Services the process's root
+    installed, and passes them to everything it calls."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> WebhookChannel:
-        return cls()  # settings come from switchboard.settings, never from credentials.yml
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> SwitchboardChannel:
+        return cls(installed())  # settings come from the root, never from credentials.yml
 
+
+class WebhookChannel(SwitchboardChannel):
     def webhook_blueprint(self) -> Blueprint:
         """The channel's blueprint with ``GET /`` answering that it is up."""
         webhook = Blueprint(f"switchboard_{self.name()}", __name__)

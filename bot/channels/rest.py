@@ -29,7 +29,6 @@ from sanic.response import HTTPResponse
 from bot.channels.base import WebhookChannel, is_text, printable
 from bot.gateway import Inbound, Outcome, deliver, to_completion
 from switchboard.keys import rest_token, token_matches
-from switchboard.settings import load_settings
 
 MAX_TEXT = 4096
 MAX_ID = 128
@@ -61,7 +60,7 @@ class RestInput(WebhookChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = self.webhook_blueprint()
-        token = rest_token(load_settings())
+        token = rest_token(self.services.settings)
 
         @webhook.post("/webhook")
         async def receive(request: Request) -> HTTPResponse:
@@ -76,7 +75,8 @@ class RestInput(WebhookChannel):
             inbound = Inbound(self.name(), NAMESPACE + sender, text, message_id,
                               {"client": metadata} if metadata else {})
             try:
-                outcome = await to_completion(deliver(inbound, collector, on_new_message))
+                outcome = await to_completion(deliver(inbound, collector, on_new_message,
+                                                      self.services))
             except RedisError:
                 return response.json({"error": "temporarily unavailable, retry"}, status=503,
                                      headers={"Retry-After": "1"})

@@ -55,7 +55,8 @@ from contacts import delivery, events
 from contacts.masking import mask_secrets
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client
-from switchboard.settings import Settings, load_settings
+from switchboard.services import Services
+from switchboard.settings import Settings
 from switchboard.sms import SmsError, sms_gateway
 
 log = get_logger(__name__)
@@ -178,9 +179,9 @@ class SmsOutput(OutputChannel):
     """Sends to one SMS/WhatsApp address through the SMS gateway; usable from any process.
     Never raises a provider's refusal: see ``_undelivered``."""
 
-    def __init__(self, address: str, settings: Settings | None = None) -> None:
+    def __init__(self, address: str, settings: Settings) -> None:
         self.address = address  # 447700900001 or whatsapp:447700900001
-        self.settings = settings or load_settings()
+        self.settings = settings  # the sending process's
         self.channel = "whatsapp" if address.startswith("whatsapp:") else "sms"
         self.msisdn = address.removeprefix("whatsapp:")
         self.sender_id = f"{self.channel}:{self.msisdn}"
@@ -270,7 +271,7 @@ class TwilioSmsInput(WebhookChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = self.webhook_blueprint()
-        settings = load_settings()
+        settings = self.services.settings
 
         @webhook.post("/webhook")
         async def receive(request: Request) -> HTTPResponse:
@@ -285,7 +286,7 @@ class TwilioSmsInput(WebhookChannel):
             if isinstance(message, str):
                 return response.json({"error": message}, status=400)
             try:
-                outcome = await to_completion(_handle(message, settings, on_new_message))
+                outcome = await to_completion(_handle(message, self.services, on_new_message))
             except RedisError:
                 return response.json({"error": "temporarily unavailable"}, status=503)
             if outcome is Outcome.BUSY:  # Twilio posted it again while it is being answered:
@@ -361,10 +362,10 @@ def _attachment(form: dict[str, str], body: str) -> str | None:
         "an attachment" if (form.get("NumMedia") or "0") != "0" else "an empty message")
 
 
-async def _handle(message: TwilioMessage, settings: Settings,
+async def _handle(message: TwilioMessage, services: Services,
                   on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Outcome:
-    client = async_redis_client(settings)
-    output = SmsOutput(message.address, settings)
+    client = services.async_redis()
+    output = SmsOutput(message.address, services.settings)
     marked = await delivery.unreachable_code(client, message.channel, message.msisdn) or ""
     keyword = carrier_keyword(message, opted_out=marked.startswith("opted_out:"))
     if keyword or message.attachment:
@@ -374,8 +375,9 @@ async def _handle(message: TwilioMessage, settings: Settings,
         await mark(client, message.channel, message.msisdn, None, "wrote to us")
     inbound = Inbound(message.channel, message.sender_id, message.body.strip(), message.sid,
                       {"channel_verified_msisdn": message.msisdn},
-                      prepare=functools.partial(_button_choice, message.sender_id, message.sid))
-    return await deliver(inbound, output, on_new_message)
+                      prepare=functools.partial(_button_choice, client, message.sender_id,
+                                                message.sid))
+    return await deliver(inbound, output, on_new_message, services)
 
 
 def carrier_keyword(message: TwilioMessage, opted_out: bool) -> str | None:
@@ -428,12 +430,11 @@ async def _once(client: Redis, message: TwilioMessage,
     return Outcome.ANSWERED
 
 
-async def _button_choice(sender_id: str, sid: str, text: str) -> str:
+async def _button_choice(client: Redis, sender_id: str, sid: str, text: str) -> str:
     """A reply of "1", "2", ... to the last numbered options is that button's payload. Options
     are good for one reply only, so a later "2" (a quantity, a date) stays a number. Run by the
     gateway once the message is claimed; the choice is kept per MessageSid, so Twilio's retry
     after a failed attempt (which took the options) is the same choice."""
-    client = async_redis_client()
     if not re.fullmatch(r"\d{1,2}", text):
         await client.delete(_buttons_key(sender_id))
         return text

@@ -78,7 +78,8 @@ from switchboard import metrics
 from switchboard.keys import telegram_secret
 from switchboard.log import conversation_ref, get_logger
 from switchboard.redis_client import async_redis_client
-from switchboard.settings import Settings, load_settings
+from switchboard.services import Services
+from switchboard.settings import Settings
 
 log = get_logger(__name__)
 
@@ -98,9 +99,8 @@ _background: set[asyncio.Task] = set()  # chat actions in flight (a reference ke
 _ADDRESS = re.compile(r"(-?\d+)(?::(-?\d+))?")
 
 
-async def telegram_bot(settings: Settings | None = None) -> Bot:
+async def telegram_bot(settings: Settings) -> Bot:
     """This event loop's Bot, initialised once (getMe)."""
-    settings = settings or load_settings()
     loop_id = id(asyncio.get_running_loop())
     if loop_id not in _bots:
         if not settings.telegram_token:
@@ -184,10 +184,9 @@ class TelegramOutput(OutputChannel):
     turn, so the contact record lists them after the reply they concern).
     """
 
-    def __init__(self, chat_id: int, settings: Settings | None = None, *,
-                 hold_records: bool = False) -> None:
+    def __init__(self, chat_id: int, settings: Settings, *, hold_records: bool = False) -> None:
         self.chat_id = chat_id
-        self.settings = settings or load_settings()
+        self.settings = settings  # the sending process's
         self.hold_records = hold_records
         self._held: list[_Undelivered] = []
         self._unreachable: str | None = None  # the code that made this chat unreachable
@@ -333,7 +332,7 @@ class TelegramInput(WebhookChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = self.webhook_blueprint()
-        settings = load_settings()
+        settings = self.services.settings
 
         @webhook.post("/webhook")
         async def receive(request: Request) -> HTTPResponse:
@@ -353,7 +352,8 @@ class TelegramInput(WebhookChannel):
                 return response.json({"error": "the body must be a Telegram Update"},
                                      status=400)
             try:
-                outcome = await to_completion(handle_update(update, settings, on_new_message))
+                outcome = await to_completion(handle_update(update, self.services,
+                                                            on_new_message))
             except RedisError:  # a 5xx makes Telegram deliver the update again later
                 return response.json({"error": "temporarily unavailable"}, status=503)
             if outcome is Outcome.BUSY:  # an earlier delivery is still being answered: if it
@@ -403,13 +403,13 @@ class _Said:
     attachment: str = ""  # what a message without text carried, for the record ("a photo")
 
 
-async def handle_update(update: Update, settings: Settings,
+async def handle_update(update: Update, services: Services,
                         on_new_message: Callable[[UserMessage], Awaitable[Any]]
                         ) -> Outcome | None:
     """One Update, whatever it carries (see the module's docstring); the gateway's outcome, or
     None when the update was not for the assistant."""
-    bot = await telegram_bot(settings)
-    client = async_redis_client(settings)
+    bot = await telegram_bot(services.settings)
+    client = services.async_redis()
     if update.my_chat_member is not None:
         await _membership_changed(client, update.my_chat_member)
         return None
@@ -420,15 +420,15 @@ async def handle_update(update: Update, settings: Settings,
     if said is None:
         return None  # nothing a person said to us: a service message, a channel post, ...
     await _reachable(client, said.chat.id, said.sender_id)  # they wrote to us
-    output = TelegramOutput(said.chat.id, settings, hold_records=True)
+    output = TelegramOutput(said.chat.id, services.settings, hold_records=True)
     message_id = str(update.update_id)  # an edit comes with a new one: never a duplicate
     try:
         if said.text is None:
-            await _not_text(said, output, message_id)
+            await _not_text(client, said, output, message_id)
             return None
         _typing(bot, said.chat.id)
         return await deliver(Inbound("telegram", said.sender_id, said.text, message_id,
-                                     said.metadata), output, on_new_message)
+                                     said.metadata), output, on_new_message, services)
     finally:
         await output.flush_records()
 
@@ -544,13 +544,13 @@ def _kind(message: Message) -> str:
                 "an attachment")
 
 
-async def _not_text(said: _Said, output: TelegramOutput, message_id: str) -> None:
+async def _not_text(client: aioredis.Redis, said: _Said, output: TelegramOutput,
+                    message_id: str) -> None:
     """Media, stickers, locations: answered once (a redelivery is not), never the assistant's
     business, so never a misunderstood message either; both go into the contact record."""
-    if not await first_delivery("telegram", said.sender_id, message_id):
+    if not await first_delivery(client, "telegram", said.sender_id, message_id):
         return
     log.info("telegram.not_text", conversation=conversation_ref(said.sender_id))
-    client = async_redis_client(output.settings)
     await events.publish_async(client, events.customer_message(
         said.sender_id, f"[{said.attachment}]", message_id, "telegram"))
     await output.send_text_message(said.sender_id, NOT_TEXT)

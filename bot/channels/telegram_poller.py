@@ -18,6 +18,7 @@ from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError
 from bot.channels.telegram import NETWORK_RETRY_SECONDS, classify, telegram_bot
 from switchboard.keys import telegram_secret
 from switchboard.log import configure_logging, get_logger
+from switchboard.services import Services
 from switchboard.settings import Settings, load_settings
 
 log = get_logger(__name__)
@@ -69,10 +70,10 @@ async def _forward(session: aiohttp.ClientSession, url: str, headers: dict[str, 
 
 
 def main() -> None:
-    settings = load_settings()
-    configure_logging(settings)
+    services = Services(load_settings())  # this process's composition root: read once
+    configure_logging(services.settings)
     try:
-        asyncio.run(poll(settings))
+        asyncio.run(poll(services.settings))
     except TelegramError as exc:
         log.error("telegram.polling_failed", error=type(exc).__name__)
         raise SystemExit(1) from exc

@@ -44,24 +44,24 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.exceptions import RedisError
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from bot.channels import registry
-from bot.channels.base import is_text, printable
+from bot.channels.base import SwitchboardChannel, is_text, printable
 from bot.gateway import Inbound, Outcome, deliver, to_completion
 from contacts import events, service
 from contacts.events import SECRET_SLOTS
 from contacts.masking import mask_secrets
 from handoff.models import Agent
 from handoff.queue import owner_key
-from switchboard.db import database
 from switchboard.keys import derived_key
 from switchboard.log import conversation_ref, get_logger
-from switchboard.redis_client import async_redis_client, redis_client
-from switchboard.settings import Settings, load_settings
+from switchboard.redis_client import async_redis_client
+from switchboard.services import Services
+from switchboard.settings import Settings
 
 log = get_logger(__name__)
 
@@ -156,8 +156,7 @@ def _mac(settings: Settings, body: bytes) -> bytes:
     return hmac.new(derived_key(settings, TOKEN_PURPOSE), body, hashlib.sha256).digest()
 
 
-async def publish_event(sender_id: str, frame: dict[str, Any],
-                        settings: Settings | None = None) -> None:
+async def publish_event(sender_id: str, frame: dict[str, Any], settings: Settings) -> None:
     """Send ``frame`` (e.g. an agent joined) to the open sockets of ``sender_id`` if it is a web
     chat conversation (``webchat:<session id>``); any other channel is left alone."""
     channel, _, session_id = sender_id.partition(":")
@@ -167,10 +166,10 @@ async def publish_event(sender_id: str, frame: dict[str, Any],
 
 
 class WebchatOutput(OutputChannel):
-    """Publishes replies to a web chat session; usable from any process."""
+    """Publishes replies to a web chat session; usable from any process (its ``settings``)."""
 
-    def __init__(self, session_id: str) -> None:
-        self.session_id = session_id
+    def __init__(self, session_id: str, settings: Settings) -> None:
+        self.session_id, self.settings = session_id, settings
 
     @classmethod
     def name(cls) -> str:
@@ -186,17 +185,17 @@ class WebchatOutput(OutputChannel):
             for b in buttons]})
 
     async def _publish(self, frame: dict[str, Any]) -> None:
-        await async_redis_client().publish(_topic(self.session_id), json.dumps(frame))
+        await async_redis_client(self.settings).publish(_topic(self.session_id),
+                                                        json.dumps(frame))
 
 
-class WebchatInput(InputChannel):
+class WebchatInput(SwitchboardChannel):
     @classmethod
     def name(cls) -> str:
         return "webchat"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webchat = Blueprint("switchboard_webchat", __name__)
-        settings = load_settings()
         files = {path.name: path.read_bytes() for path in STATIC.iterdir() if path.is_file()}
 
         @webchat.get("/")
@@ -209,7 +208,7 @@ class WebchatInput(InputChannel):
 
         @webchat.websocket("/socket")
         async def socket(request: Request, ws) -> None:
-            await ChatSession(request, ws, on_new_message, settings).run()
+            await ChatSession(request, ws, on_new_message, self.services).run()
 
         return webchat
 
@@ -236,9 +235,9 @@ def _turn(session: Any, touch: Any) -> dict[str, Any]:
 class ChatSession:
     """One open socket: a hello, then messages in; replies out from the session's topic."""
 
-    def __init__(self, request: Request, ws, on_new_message, settings: Settings) -> None:
+    def __init__(self, request: Request, ws, on_new_message, services: Services) -> None:
         self.request, self.ws, self.on_new_message = request, ws, on_new_message
-        self.settings = settings
+        self.services, self.settings = services, services.settings
         self.session_id = ""
 
     async def run(self) -> None:
@@ -247,7 +246,7 @@ class ChatSession:
             await self._send({"type": "error", "error": "say hello first"})
             return
         resumed = self._resume(hello.get("token"))
-        pubsub = async_redis_client().pubsub()
+        pubsub = self.services.async_redis().pubsub()
         try:
             await pubsub.subscribe(_topic(self.session_id))
         except RedisError:
@@ -299,21 +298,22 @@ class ChatSession:
         if await self._with_bot():
             await self._send({"type": "typing"})  # the assistant answers: "typing..."
         inbound = Inbound("webchat", sender_of(self.session_id), text, message_id)
-        outcome = await to_completion(deliver(inbound, WebchatOutput(self.session_id),
-                                              self.on_new_message))
+        output = WebchatOutput(self.session_id, self.settings)
+        outcome = await to_completion(deliver(inbound, output, self.on_new_message,
+                                              self.services))
         if outcome is not Outcome.BUSY:  # handled (now or before): the widget may forget it
             await self._send({"type": "ack", "id": message_id})
 
     async def _agent_present(self) -> None:
         """After a reload mid-handoff: who is in the chat now (the widget shows their replies
         under their name, without a second "joined" line)."""
-        owner = await async_redis_client().get(owner_key(sender_of(self.session_id))) or ""
+        owner = await self._owner() or ""
         if not owner.startswith("agent:"):
             return
         agent_id = owner.removeprefix("agent:")
 
         def read() -> Agent | None:
-            with database().reading() as session:
+            with self.services.db.reading() as session:
                 return session.get(Agent, agent_id)
 
         agent = await asyncio.to_thread(read) or Agent(id=agent_id)
@@ -322,9 +322,13 @@ class ChatSession:
     async def _with_bot(self) -> bool:
         """Whether the assistant (not the queue or an agent) holds the conversation now."""
         try:
-            return await async_redis_client().get(owner_key(sender_of(self.session_id))) is None
+            return await self._owner() is None
         except Exception:  # no indicator is better than no message
             return False
+
+    async def _owner(self) -> str | None:
+        """Who holds the conversation (``handoff.queue``); None: the assistant."""
+        return await self.services.async_redis().get(owner_key(sender_of(self.session_id)))
 
     async def _relay(self, pubsub) -> None:
         """Replies published for this session, to the socket. If the subscription breaks
@@ -387,8 +391,8 @@ class ChatSession:
         sender = sender_of(self.session_id)
 
         def read() -> list[dict[str, Any]]:
-            events.wait_recorded(redis_client(), 1.0)  # what was just said may be in flight
-            with database().reading() as session:
+            events.wait_recorded(self.services.redis, 1.0)  # what was just said may be in flight
+            with self.services.db.reading() as session:
                 return [_turn(session, t) for t in service.conversation_touches(
                     session, sender, paused_at, until)]
 
@@ -421,5 +425,5 @@ class ChatSession:
 
 
 registry.register_output(  # any id our topics can carry; sessions themselves are checked above
-    "webchat", lambda address, settings: WebchatOutput(address)
+    "webchat", lambda address, settings: WebchatOutput(address, settings)
     if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", address) else None)
