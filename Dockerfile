@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Switchboard: one image for every process; the command picks which (deploy/docker/entrypoint.py):
-#   rasa | actions | console | migrate | any `switchboard` CLI command (agents add ..., keys, report)
+#   rasa | actions | console | recorder | queue-clock | migrate
+#   | any `switchboard` CLI command (agents add ..., keys, report)
 #
 #   docker build -t switchboard .                       # no model: mount one at /app/models
 #   docker build --build-arg MODEL=models/switchboard-<hash>.tar.gz -t switchboard .   # baked in
@@ -48,9 +49,9 @@ COPY ${MODEL} /app/models/
 # The project itself, editable: its code stays in /app, where settings.PROJECT_ROOT finds
 # endpoints.yml, credentials.yml, domain/ and models/ (and `switchboard` is on PATH).
 RUN pip install --no-deps --no-build-isolation --no-cache-dir -e . \
- && python -m compileall -q /app/switchboard /app/bot /app/actions /app/contacts /app/accounts \
-        /app/verification /app/handoff /app/operations
+ && python -m compileall -q /app/switchboard /app/processes /app/bot /app/actions /app/contacts \
+        /app/accounts /app/verification /app/handoff /app/operations
 USER 10001:10001
-EXPOSE 5005 5055 8080
+EXPOSE 5005 5055 8080 8081 8082
 ENTRYPOINT ["python", "/app/deploy/docker/entrypoint.py"]
 CMD ["--help"]

@@ -13,7 +13,7 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 .PHONY: run test setup system-deps test-deps train validate nlu-report nlu-holdout nlu-bench shell bench bench-replicas bench-contacts lint clean
 
 run: setup
-	$(PY) -m switchboard run
+	$(PY) -m processes run
 
 test: setup test-deps
 	$(PY) -m pytest
@@ -38,13 +38,13 @@ test-deps:
 	@scripts/system-deps.sh --test
 
 train: $(INSTALLED)
-	$(PY) -m switchboard train
+	$(PY) -m processes train
 
 validate: $(INSTALLED)
 	$(PY) -m rasa data validate --domain domain --data data --config config.yml
 
 nlu-report: $(INSTALLED)
-	$(PY) -m switchboard nlu-report
+	$(PY) -m processes nlu-report
 
 # The held-out set (tests/nlu_holdout.yml) on the test model and on the production model,
 # each trained first if its inputs changed: accuracy, the worst labels, the gate's verdict.
@@ -58,7 +58,7 @@ nlu-bench: $(INSTALLED)
 	nice $(PY) bench/nlu_bench.py $(NLU_BENCH_ARGS)
 
 shell: setup
-	$(PY) -m switchboard shell
+	$(PY) -m processes shell
 
 bench: setup
 	$(PY) bench/throughput.py

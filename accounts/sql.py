@@ -36,8 +36,8 @@ from switchboard.settings import Settings
 class SqlAccountBackend:
     """``AccountBackend`` over the ``account``, ``plan``, ``bill``, ... tables."""
 
-    def __init__(self, settings: Settings | None = None, db: Database | None = None) -> None:
-        self.db = db or database(settings)
+    def __init__(self, settings: Settings) -> None:
+        self.db: Database = database(settings)
 
     def exists(self, msisdn: str) -> bool:
         with self.db.reading() as session:

@@ -7,7 +7,7 @@ default), has no CORS, and answers ``/webhook`` and ``/actions`` only to a calle
 ``Authorization: Bearer <ACTION_SERVER_TOKEN>`` (Rasa sends it: endpoints.yml). Its error
 answers never echo the request (rasa_sdk's own handler returns the whole tracker in a 500).
 
-Run as ``python -m actions.server``; settings come from the environment (switchboard.settings).
+Its process's entry point is ``processes/action_server.py``.
 """
 
 from __future__ import annotations
@@ -15,18 +15,15 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from typing import Any
 
-from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app
 from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
 
 from switchboard import metrics
 from switchboard.keys import action_server_token, token_matches
-from switchboard.log import configure_logging, get_logger
-from switchboard.services import Services, install
-from switchboard.settings import Settings, load_settings
+from switchboard.log import get_logger
+from switchboard.settings import Settings
 
 log = get_logger(__name__)
 # Liveness for the launcher and orchestrators (says nothing), and the counts for Prometheus
@@ -86,17 +83,3 @@ def _action_name(request: Request) -> str:
     except (ValueError, AttributeError, zlib.error):
         return "unknown"
     return name if isinstance(name, str) else "unknown"
-
-
-def main(settings: Settings | None = None) -> None:
-    settings = settings or load_settings()
-    install(Services(settings))  # the actions rasa_sdk constructs take it from here
-    configure_logging(settings)
-    metrics.prepare(settings.data_dir, "actions", settings.action_port)
-    app = build_app(settings)
-    kwargs: dict[str, Any] = {"workers": utils.number_of_sanic_workers(), "access_log": False}
-    app.run(settings.action_server_host, settings.action_port, **kwargs)
-
-
-if __name__ == "__main__":
-    main()

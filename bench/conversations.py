@@ -380,8 +380,8 @@ API_TOKEN = "bench-api-token"
 
 
 def main() -> None:
+    from processes.launcher import Stack, free_port
     from switchboard.db import Database
-    from switchboard.launcher import Stack, free_port
     from switchboard.settings import PROJECT_ROOT, Settings
     from switchboard.training import ensure_model, fast_config
     from tests.helpers import http
@@ -397,6 +397,7 @@ def main() -> None:
         env = {**os.environ, "SWITCHBOARD_DATA_DIR": tmp,
                "SWITCHBOARD_REDIS_PORT": str(free_port()), "RASA_PORT": str(free_port()),
                "ACTION_SERVER_PORT": str(free_port()), "CONSOLE_PORT": str(free_port()),
+               "RECORDER_PORT": str(free_port()), "QUEUE_CLOCK_PORT": str(free_port()),
                "REST_CHANNEL_TOKEN": REST_TOKEN, "SWITCHBOARD_API_TOKEN": API_TOKEN,
                "RASA_API_TOKEN": API_TOKEN, "SMS_GATEWAY": "outbox",
                "HANDOFF_OPENING_HOURS": "Mon-Sun 00:00-24:00"}

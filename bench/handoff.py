@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.concurrency import run_together  # noqa: E402
 from handoff import queue  # noqa: E402
 from handoff.queue import Handoff  # noqa: E402
-from switchboard.launcher import embedded_redis, free_port  # noqa: E402
+from processes.launcher import embedded_redis, free_port  # noqa: E402
 from switchboard.redis_client import redis_client  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
 
@@ -67,9 +67,9 @@ def console_latencies(settings: Settings, workdir: Path, count: int, backlog: in
     import asyncio
 
     from handoff import agents
+    from processes.launcher import console_server
     from switchboard import migrate
     from switchboard.db import database
-    from switchboard.launcher import contacts_server
 
     db = database(settings)
     migrate.upgrade(db)
@@ -79,7 +79,7 @@ def console_latencies(settings: Settings, workdir: Path, count: int, backlog: in
     client = redis_client(settings)
     for n in range(backlog):
         queue.enqueue(client, Handoff(f"backlog-{n}", "sms", queue.SKILLS[n % 4], "requested"))
-    console = contacts_server(settings, workdir)
+    console = console_server(settings, workdir)
     console.start()
     console.wait_ready()
     try:

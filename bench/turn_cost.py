@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -32,7 +31,8 @@ from rasa.shared.core.events import (  # noqa: E402
 from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402
 
 from bot.tracker_store import EventLogTrackerStore  # noqa: E402
-from switchboard.launcher import embedded_redis, free_port  # noqa: E402
+from processes.launcher import embedded_redis, free_port  # noqa: E402
+from switchboard.services import Services, install  # noqa: E402
 from switchboard.settings import PROJECT_ROOT, Settings  # noqa: E402
 
 WINDOWS = ((1, 20), (100, 120), (300, 320), (580, 600))
@@ -77,7 +77,7 @@ def main() -> None:
         server = embedded_redis(settings, Path(workdir))
         server.start()
         server.wait_ready()
-        os.environ["REDIS_URL"] = settings.effective_redis_url  # ours uses the client factory
+        install(Services(settings))  # what Rasa constructs takes the process's Services
         try:
             port = settings.embedded_redis_port
             stores = {"stock": RedisTrackerStore(domain, port=port, key_prefix="stock"),

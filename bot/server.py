@@ -1,12 +1,12 @@
-"""The Rasa server as Switchboard runs it: Rasa's own CLI, plus our fixes applied first.
-
-Run as ``python -m bot.server run ...`` with the same arguments as ``rasa run``.
+"""What Switchboard changes in the Rasa server it runs (Rasa's own CLI): fixes applied before
+it starts, and ``/metrics`` on the app it builds. The process's entry point is
+``processes/rasa_server.py``.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
+from pathlib import Path
 from typing import Any
 
 from jsonschema import validators
@@ -65,16 +65,15 @@ def apply_fixes() -> None:
     RegexMessageHandler.process = _unpack_offered_payloads
 
 
-def serve_metrics(port: int) -> None:
+def serve_metrics(data_dir: Path, port: int) -> None:
     """``GET /metrics`` on the app Rasa builds (``rasa.core.run.configure_app``, which
     ``serve_application`` calls by its module name), before its workers fork; their samples
     go to one directory per server (switchboard.metrics)."""
     import rasa.core.run
 
     from switchboard import metrics
-    from switchboard.settings import load_settings
 
-    metrics.prepare(load_settings().data_dir, "rasa", port)
+    metrics.prepare(data_dir, "rasa", port)
     configure_app = rasa.core.run.configure_app
 
     @functools.wraps(configure_app)
@@ -85,38 +84,3 @@ def serve_metrics(port: int) -> None:
         return app
 
     rasa.core.run.configure_app = with_metrics
-
-
-def _port(argv: list[str], default: int) -> int:
-    for flag in ("--port", "-p"):
-        if flag in argv[:-1]:
-            return int(argv[argv.index(flag) + 1])
-    return default
-
-
-def main() -> None:
-    from switchboard.log import install_redaction
-    from switchboard.services import Services, install
-    from switchboard.settings import load_settings
-
-    # The channels, stores and gateway Rasa constructs from credentials.yml and endpoints.yml
-    # take this process's Services from here (switchboard/services.py).
-    install(Services(load_settings()))
-    install_redaction()  # Rasa's own log lines may quote a customer's message
-    apply_fixes()
-    serve_metrics(_port(sys.argv, load_settings().rasa_port))
-    from rasa.__main__ import main as rasa_main
-
-    sys.argv[0] = "rasa"
-    if "--enable-api" in sys.argv and "--auth-token" not in sys.argv:
-        # The token comes by environment: argv is visible to every local user (ps); what is
-        # added to sys.argv here is not.
-        from switchboard.keys import rasa_api_token
-        from switchboard.settings import load_settings
-
-        sys.argv += ["--auth-token", rasa_api_token(load_settings())]
-    rasa_main()
-
-
-if __name__ == "__main__":
-    main()

@@ -29,8 +29,6 @@ from contacts.serialize import (
 )
 from contacts.service import ContactError, ContactFilter
 from switchboard import migrate
-from switchboard.redis_client import redis_client
-from switchboard.settings import load_settings
 
 EXPORT_COLUMNS = ["reference", "channel", "customer_msisdn", "started_at", "ended_at", "status",
                   "handled_by", "agent_id", "auth_method", "auth_result", "interaction_mode",
@@ -120,7 +118,7 @@ def _add_customer_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = migrate.migrated_database()
+    db = migrate.migrated_database(args.services.settings)
     try:
         args.run(args, db)
     except ContactError as exc:
@@ -257,13 +255,13 @@ def run_erase(args: argparse.Namespace) -> int:
     Exit status 0 when erased, 1 when not confirmed, 2 on an error."""
     try:
         msisdn = erasure.parse_number("".join(args.number))
-        db = migrate.migrated_database()
+        db = migrate.migrated_database(args.services.settings)
         subject = erasure.find_subject(db, msisdn)
         print(_found(subject))
         if not (args.yes or _confirmed("Erase it? Counts stay for reports. [y/N] ")):
             print("Nothing erased.")
             return 1
-        outcome = erasure.erase(db, redis_client(load_settings()), subject)
+        outcome = erasure.erase(db, args.services.redis, subject)
     except erasure.ErasureError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -133,7 +133,7 @@ def _plan(args: argparse.Namespace) -> str:
     if until <= since:
         raise ValueError("--until must be after --since")
     level, answer = parse_target(args.target)
-    with migrate.migrated_database().reading() as session:
+    with migrate.migrated_database(args.services.settings).reading() as session:
         arrivals = handoff_arrivals(session, since, until, args.channel)
         handles = agent_handle_seconds(session, since, until)
     plan = planning.weekly_plan(arrivals, handles, since, until, target=level,
@@ -169,7 +169,7 @@ def _forecast(args: argparse.Namespace) -> str:
 
         since = parse_moment(args.since) if args.since else datetime.utcnow() - timedelta(
             days=365)
-        with migrate.migrated_database().reading() as session:
+        with migrate.migrated_database(args.services.settings).reading() as session:
             arrivals = handoff_arrivals(session, since, datetime.utcnow())
         if growth is None:
             growth, source = planning.monthly_growth(arrivals), "measured monthly trend"

@@ -67,7 +67,7 @@ def _write(args: argparse.Namespace) -> None:
     if out.resolve().is_relative_to(Path(args.nlu_dir).resolve().parent):
         raise ReviewError(f"write the review file outside {Path(args.nlu_dir).parent}: "
                           "Rasa would train on it as it is")
-    db = migrate.migrated_database()
+    db = migrate.migrated_database(args.services.settings)
     with db.reading() as session:
         items = nlu_review.collect(session, since, until, threshold)
     groups = nlu_review.group(items)

@@ -33,7 +33,6 @@ from contacts.serialize import parse_moment
 from contacts.service import ContactError, utcnow
 from operations.reports import Report, ReportError, build_report
 from switchboard import migrate
-from switchboard.settings import load_settings
 
 DEFAULT_DAYS = 7
 CSV_COLUMNS = ("metric", "key", "value")
@@ -52,12 +51,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        db = migrate.migrated_database()
+        db = migrate.migrated_database(args.services.settings)
         since, until = period(args.since, args.until)
         with db.reading() as session:
             _require_channel(session, args.channel)
             report = build_report(session, since, until, args.channel,
-                                  load_settings().service_target)
+                                  args.services.settings.service_target)
         print(render(report, args.format), end="")
         if args.charts:
             _write_charts(report, Path(args.charts))

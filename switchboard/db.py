@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from switchboard.settings import PoolOptions, Settings, load_settings
+from switchboard.settings import PoolOptions, Settings
 
 # One schema for the whole project (contact records, accounts, complaints): one migration history
 # in switchboard/migrations. Named constraints, so migrations can alter them on every database.
@@ -62,9 +62,8 @@ class Database:
         self.engine.dispose()
 
 
-def database(settings: Settings | None = None) -> Database:
+def database(settings: Settings) -> Database:
     """This process's database (one engine per URL, created on first use)."""
-    settings = settings or load_settings()
     return _database_for(settings.database_url, settings.database_pool)
 
 

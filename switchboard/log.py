@@ -14,12 +14,11 @@ import sys
 
 import structlog
 
-from switchboard.settings import Settings, load_settings
+from switchboard.settings import Settings
 
 
-def configure_logging(settings: Settings | None = None) -> None:
+def configure_logging(settings: Settings) -> None:
     """Route stdlib logging and structlog through one structured renderer on stderr."""
-    settings = settings or load_settings()
     renderer = (
         structlog.dev.ConsoleRenderer(colors=False)
         if settings.log_format == "console"

@@ -70,7 +70,7 @@ def _sqlite_file_lock(db: Database) -> Iterator[None]:
         yield
 
 
-def migrated_database(settings: Settings | None = None) -> Database:
+def migrated_database(settings: Settings) -> Database:
     """This process's database, brought to the newest schema first (what every command that
     opens the database does before anything else)."""
     db = database(settings)

@@ -19,26 +19,24 @@ import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.sentinel import Sentinel
 
-from switchboard.settings import Settings, load_settings
+from switchboard.settings import Settings
 
 Addresses = tuple[tuple[str, int], ...]
 SENTINEL_TIMEOUT = 1.0  # seconds a sentinel may take to answer before the next one is asked
 
 
-def redis_client(settings: Settings | None = None) -> redis.Redis:
+def redis_client(settings: Settings) -> redis.Redis:
     """The process's blocking client (thread-safe; one connection pool per Redis URL, not a new
     pool per call on per-message paths)."""
-    settings = settings or load_settings()
     if settings.redis_sentinels:
         return _primary_for(settings.redis_sentinels, settings.redis_sentinel_service,
                             settings.effective_redis_url)
     return _client_for(settings.effective_redis_url)
 
 
-def async_redis_client(settings: Settings | None = None) -> aioredis.Redis:
+def async_redis_client(settings: Settings) -> aioredis.Redis:
     """The shared asyncio client of this event loop (one connection pool per Redis URL and
     loop: asyncio connections cannot move between loops)."""
-    settings = settings or load_settings()
     loop_id = id(asyncio.get_running_loop())
     if settings.redis_sentinels:
         return _async_primary_for(settings.redis_sentinels, settings.redis_sentinel_service,

@@ -27,9 +27,9 @@ from contacts.models import (
     Customer,
 )
 from handoff.models import Agent
+from processes.launcher import Stack, embedded_redis, free_port
 from switchboard import migrate
 from switchboard.db import Database
-from switchboard.launcher import Stack, embedded_redis, free_port
 from switchboard.redis_client import redis_client
 from switchboard.settings import PROJECT_ROOT, Settings
 from switchboard.training import ensure_model, fast_config
@@ -151,6 +151,8 @@ def assistant(
         "SWITCHBOARD_API_TOKEN": API_TOKEN,
         "REST_CHANNEL_TOKEN": REST_TOKEN,
         "CONSOLE_PORT": str(free_port()),
+        "RECORDER_PORT": str(free_port()),
+        "QUEUE_CLOCK_PORT": str(free_port()),
         "CONTACT_TIMEOUT_MINUTES": str(CONTACT_TIMEOUT_MINUTES),
         "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
         "SMS_GATEWAY": "twilio",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from switchboard.launcher import free_port
+from processes.launcher import free_port
 
 SERVICE = "switchboard"
 
@@ -42,7 +42,8 @@ class SentinelCluster:
                 f"sentinel down-after-milliseconds {SERVICE} 1000\n"
                 f"sentinel failover-timeout {SERVICE} 5000\n")
             self._spawn(port, [shutil.which("redis-sentinel") or "redis-sentinel", str(conf)])
-        self.wait(lambda: self._replicated() and self._sentinels_agree(self.primary_port))
+        self.wait(lambda: self._replicated() and self._sentinels_agree(self.primary_port)
+                  and self._sentinels_ready())
 
     def primary(self) -> int:
         """The port the sentinels name as the primary now."""
@@ -93,6 +94,21 @@ class SentinelCluster:
 
     def _sentinels_agree(self, port: int) -> bool:
         return all(self._named(s) == port for s in self.sentinel_ports)
+
+    def _sentinels_ready(self) -> bool:
+        """Every sentinel knows the replica and the other sentinels: killed before that, the
+        primary has no replica to promote ("-failover-abort-no-good-slave") or no quorum.
+        Sentinels learn replicas from the primary's INFO (every 10 s) and each other from
+        hello messages (every 2 s)."""
+        for port in self.sentinel_ports:
+            flat = redis.Redis(port=port, decode_responses=True).execute_command(
+                "SENTINEL", "MASTER", SERVICE)
+            fields = dict(zip(flat[::2], flat[1::2], strict=True)) if isinstance(flat, list) \
+                else flat
+            if int(fields["num-slaves"]) < 1 or \
+                    int(fields["num-other-sentinels"]) < len(self.sentinel_ports) - 1:
+                return False
+        return True
 
     def _sentinels_agree_not(self, port: int) -> bool:
         named = {self._named(s) for s in self.sentinel_ports}

@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from switchboard.launcher import ManagedProcess, Stack, free_port
+from processes.launcher import ManagedProcess, Stack, free_port
 from switchboard.settings import Settings
 
 SECRET_KEY = "scale-test-secret-key-0123456789abcdef"
@@ -84,7 +84,7 @@ class Node:
                 and process.is_ready())
 
     def supervise(self) -> None:
-        """`switchboard run`'s loop (switchboard/cli.py cmd_run), until told to stop."""
+        """`switchboard run`'s loop (processes/cli.py cmd_run), until told to stop."""
         while not self.supervising.wait(0.5):
             self.stack.supervise_once()
 
@@ -138,6 +138,8 @@ class Cluster:
             "RASA_PORT": str(free_port()),
             "ACTION_SERVER_PORT": str(free_port()),
             "CONSOLE_PORT": str(free_port()),
+            "RECORDER_PORT": str(free_port()),
+            "QUEUE_CLOCK_PORT": str(free_port()),
             "RASA_WORKERS": "1",
             "SWITCHBOARD_TF_THREADS": "1",
             "SWITCHBOARD_SECRET_KEY": SECRET_KEY,  # every node signs and checks the same tokens

@@ -51,7 +51,7 @@ def test_the_cli_adds_and_lists_agents(db, tmp_path):
     env = {**os.environ, "DATABASE_URL": db.url, "SWITCHBOARD_DATA_DIR": str(tmp_path)}
 
     def cli(*args, stdin=""):
-        return subprocess.run([sys.executable, "-m", "switchboard", "agents", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "processes", "agents", *args], env=env,
                               input=stdin, capture_output=True, text=True, cwd=PROJECT_ROOT,
                               timeout=120)
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from operations import planning
-from switchboard.cli import main
+from processes.cli import main
 
 MONDAY = datetime(2026, 11, 2)  # a Monday
 

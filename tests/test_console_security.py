@@ -118,7 +118,7 @@ def test_guessing_one_agents_password_locks_the_agent_even_for_the_right_one(ass
     assert agent_id not in supervisor_page(console, sam).split('id="locks"')[1]
     assert attempt(console, agent_id, password)[0] == 302  # unlocked: in again
 
-    logged = (assistant.log_dir / "contacts.log").read_text()
+    logged = (assistant.log_dir / "console.log").read_text()
     assert any(agent_id in line for line in logged.splitlines()
                if "console.login_locked" in line)
     assert "guess-314159" not in logged and password not in logged  # no password logged
@@ -223,7 +223,7 @@ def test_a_password_change_ends_all_the_agents_sessions(assistant, console, new_
     assert all(fetch(s, f"{console}/api/snapshot")[0] == 200 for s in sessions)
     new_password = f"pw-{uuid.uuid4().hex}"
     changed = subprocess.run(  # the real command an administrator runs
-        [sys.executable, "-m", "switchboard.cli", "agents", "passwd", agent_id,
+        [sys.executable, "-m", "processes.cli", "agents", "passwd", agent_id,
          "--password-stdin"], input=new_password + "\n", capture_output=True, text=True,
         env={**os.environ, **assistant.settings.to_env()}, cwd=PROJECT_ROOT, timeout=120)
     assert changed.returncode == 0, changed.stderr

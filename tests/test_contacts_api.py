@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from switchboard.launcher import ManagedProcess, free_port, http_ok
+from processes.launcher import ManagedProcess, free_port, http_ok
 from switchboard.settings import Settings
 from tests.helpers import http
 
@@ -16,7 +16,7 @@ TOKEN = "contacts-api-test-token"
 
 @pytest.fixture(scope="session")
 def contacts_api(migrated_db, redis_settings: Settings, tmp_path_factory) -> Iterator[str]:
-    port = free_port()
+    port, recorder_port = free_port(), free_port()
     data_dir = tmp_path_factory.mktemp("contacts-api")
     env = {
         "SWITCHBOARD_DATA_DIR": str(data_dir),
@@ -24,17 +24,22 @@ def contacts_api(migrated_db, redis_settings: Settings, tmp_path_factory) -> Ite
         # Its own Redis database: the recorder here must not consume other tests' streams.
         "REDIS_URL": redis_settings.effective_redis_url.rsplit("/", 1)[0] + "/3",
         "CONSOLE_PORT": str(port),
+        "RECORDER_PORT": str(recorder_port),
         "SWITCHBOARD_API_TOKEN": TOKEN,
     }
-    process = ManagedProcess("contacts", [sys.executable, "-m", "contacts.app"],
-                             http_ok(f"http://127.0.0.1:{port}/health"), env=env,
-                             log_path=data_dir / "contacts.log")
-    process.start()
+    processes = [ManagedProcess(name, [sys.executable, "-m", f"processes.{name}"],
+                                http_ok(f"http://127.0.0.1:{at}/health"), env=env,
+                                log_path=data_dir / f"{name}.log")
+                 for name, at in (("console", port), ("recorder", recorder_port))]
     try:
-        process.wait_ready()
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.wait_ready()
         yield f"http://127.0.0.1:{port}/api/contacts"
     finally:
-        process.stop()
+        for process in processes:
+            process.stop()
 
 
 def call(method, url, body=None, token=TOKEN, raw=None):

@@ -14,7 +14,7 @@ from switchboard.settings import PROJECT_ROOT
 
 def cli(db, tmp_path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": db.url, "SWITCHBOARD_DATA_DIR": str(tmp_path)}
-    return subprocess.run([sys.executable, "-m", "switchboard", "contacts", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "processes", "contacts", *args], env=env,
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
 
 

@@ -36,7 +36,7 @@ PROCESSES = {"rasa": 5005, "actions": 5055, "console": 8080, "recorder": 8081,
              "queue-clock": 8082}
 PORT_SETTINGS = {"rasa": "rasa_port", "actions": "action_port", "console": "console_port",
                  "recorder": "recorder_port", "queue-clock": "queue_clock_port"}
-MODULES = {"actions": "actions.server", "console": "processes.console",
+MODULES = {"actions": "processes.action_server", "console": "processes.console",
            "recorder": "processes.recorder", "queue-clock": "processes.queue_clock"}
 CALLED = {"rasa", "actions", "console"}  # behind a Service; the others only call out
 SECRET_KEYS = {"SWITCHBOARD_SECRET_KEY", "REST_CHANNEL_TOKEN", "ACTION_SERVER_TOKEN",
@@ -367,7 +367,7 @@ def test_the_entrypoint_runs_each_process_as_the_launcher_does():
     env = {**find(docs, "ConfigMap", "switchboard-settings")["data"],
            **find(docs, "Secret", "switchboard-secrets")["stringData"]}
     rasa, rasa_env = entrypoint.command_for("rasa", env)
-    assert rasa[1:4] == ["-m", "bot.server", "run"]
+    assert rasa[1:4] == ["-m", "processes.rasa_server", "run"]
     assert rasa[rasa.index("--model") + 1] == "/app/models"  # the newest model found there
     assert rasa[rasa.index("--port") + 1] == "5005" and "--enable-api" in rasa
     assert rasa_env["REDIS_URL"] == "redis://switchboard-redis:6379/0"
@@ -375,7 +375,7 @@ def test_the_entrypoint_runs_each_process_as_the_launcher_does():
     assert rasa_env["ACTION_SERVER_AUTHORIZATION"].startswith("Bearer ")
     assert rasa_env["SANIC_WORKERS"] == "1"
     assert not any(env["SWITCHBOARD_SECRET_KEY"] in arg for arg in rasa)  # never on argv
-    assert entrypoint.command_for("actions", env)[0][1:] == ["-m", "actions.server"]
+    assert entrypoint.command_for("actions", env)[0][1:] == ["-m", "processes.action_server"]
     assert entrypoint.command_for("console", env)[0][1:] == ["-m", "processes.console"]
     for process, module in MODULES.items():
         command, process_env = entrypoint.command_for(process, env)

@@ -33,7 +33,7 @@ REFERENCE = re.compile(r"ER\d{6}-[0-9A-F]{6}")
 
 def erase_cli(settings: Settings, *args: str, answer: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, **settings.to_env()}
-    return subprocess.run([sys.executable, "-m", "switchboard", "customers", "erase", *args],
+    return subprocess.run([sys.executable, "-m", "processes", "customers", "erase", *args],
                           env=env, cwd=PROJECT_ROOT, input=answer, capture_output=True,
                           text=True, timeout=120)
 

@@ -154,9 +154,9 @@ def test_the_console_reconnects_after_a_console_restart(assistant, browser, agen
     """The console process restarts (its socket drops); the page reconnects by itself."""
     from playwright.sync_api import expect
 
-    contacts = next(p for p in assistant.stack.processes if p.name == "contacts")
-    contacts.stop()
+    console = next(p for p in assistant.stack.processes if p.name == "console")
+    console.stop()
     expect(agent_page.locator("#connection")).to_have_text("reconnecting…")
-    contacts.start()
-    contacts.wait_ready()
+    console.start()
+    console.wait_ready()
     expect(agent_page.locator("#connection")).to_have_text("live", timeout=30_000)

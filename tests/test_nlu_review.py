@@ -18,7 +18,8 @@ from contacts.models import ContactTouch
 from operations import nlu_review
 from operations.nlu_review import ReviewItem, append_examples, group, similar
 from operations.nlu_review_cli import add_commands
-from switchboard.settings import PROJECT_ROOT
+from switchboard.services import Services
+from switchboard.settings import PROJECT_ROOT, load_settings
 from tests.nlu_data import examples_by_label
 
 NLU_DIR = PROJECT_ROOT / "data" / "nlu"
@@ -364,6 +365,7 @@ def cli(db, tmp_path, monkeypatch, capsys):
         nlu = parser.add_subparsers(dest="command", required=True).add_parser("nlu")
         add_commands(nlu.add_subparsers(dest="nlu_command", required=True))
         args = parser.parse_args(["nlu", "review", *argv])
+        args.services = Services(load_settings())  # as the command's root gives them
         code = args.func(args)
         out = capsys.readouterr()
         return code, out.out, out.err

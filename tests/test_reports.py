@@ -35,7 +35,9 @@ from operations import charts, reports
 from operations.report_cli import add_commands
 from operations.reports import ContactFacts, Operation, Ratio, WaitStats, build_report
 from switchboard import migrate
-from switchboard.db import Database, database
+from switchboard.db import Database
+from switchboard.services import Services
+from switchboard.settings import load_settings
 
 SINCE = datetime(2026, 3, 2)
 UNTIL = datetime(2026, 3, 9)
@@ -455,12 +457,14 @@ def report_command(tmp_path, monkeypatch, capsys):
 
     def run(*args: str) -> tuple[int, str, str]:
         parsed = parser.parse_args(["report", *args])
+        parsed.services = services  # as the command's root gives them
         code = parsed.func(parsed)
         out, err = capsys.readouterr()
         return code, out, err
 
+    services = Services(load_settings())
     yield run
-    database().dispose()
+    services.db.dispose()
 
 
 WEEK = ("--since", "2026-03-02", "--until", "2026-03-09T00:00:00Z")

@@ -104,7 +104,7 @@ def test_the_cluster_loses_nothing_while_its_parts_are_killed(cluster):
 
     # The supervisors brought every killed child back, and they serve again.
     node0, node1 = cluster.nodes
-    for node, name in ((node0, "rasa"), (node1, "contacts"), (node0, "action-server")):
+    for node, name in ((node0, "rasa"), (node1, "recorder"), (node0, "action-server")):
         wait_until(lambda n=node, c=name: _safely(lambda: n.replaced(c)), 300)
 
     # Every customer message recorded exactly once, in order, per conversation.
@@ -140,7 +140,7 @@ def _kill_everything_once(cluster: Cluster) -> None:
     time.sleep(3)
     node0.kill("rasa")
     time.sleep(3)
-    node1.kill("contacts")
+    node1.kill("recorder")
     time.sleep(3)
     node0.kill("action-server")
     time.sleep(3)

@@ -1,4 +1,4 @@
-"""`make run`'s supervisor (switchboard.launcher.Stack.supervise_once): a child that dies is
+"""`make run`'s supervisor (processes.launcher.Stack.supervise_once): a child that dies is
 started again with backoff, a server that lost a forked worker is restarted, and the others keep
 serving; on the running stack, killing the action server or the contact recorder loses nothing."""
 
@@ -12,7 +12,7 @@ import uuid
 
 import psutil
 
-from switchboard.launcher import ManagedProcess, Stack
+from processes.launcher import ManagedProcess, Stack
 from tests.conftest import PASSWORD
 from tests.helpers import http
 
@@ -103,12 +103,12 @@ def test_a_killed_action_server_comes_back_and_serves(assistant, sender, subscri
 
 
 def test_a_killed_recorder_comes_back_and_records_what_was_said_meanwhile(assistant):
-    contacts = process(assistant, "contacts")
-    os.killpg(contacts.popen.pid, signal.SIGKILL)
-    contacts.popen.wait(10)
+    recorder = process(assistant, "recorder")
+    os.killpg(recorder.popen.pid, signal.SIGKILL)
+    recorder.popen.wait(10)
     sender = f"rest:meanwhile-{uuid.uuid4().hex[:8]}"
     assistant.say(sender, "what roaming options do you have?")  # the recorder is down
-    assert assistant.stack.supervise_once() == ["contacts"]
-    wait_healthy(f"http://127.0.0.1:{assistant.settings.console_port}/health")
+    assert assistant.stack.supervise_once() == ["recorder"]
+    wait_healthy(f"http://127.0.0.1:{assistant.settings.recorder_port}/health")
     [contact] = assistant.contacts(sender)
     assert [t["author"] for t in contact["touches"]] == ["customer", "bot"]

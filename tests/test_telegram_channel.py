@@ -458,7 +458,7 @@ def test_malformed_telegram_ids_have_no_outbound_channel(sender):
 
 def _start_poller(assistant) -> subprocess.Popen:
     env = {**os.environ, **assistant.settings.to_env(), "TELEGRAM_MODE": "polling"}
-    return subprocess.Popen([sys.executable, "-m", "bot.channels.telegram_poller"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "processes.telegram_poller"], env=env,
                             cwd=PROJECT_ROOT)
 
 

@@ -209,7 +209,7 @@ def test_files_under_the_data_directory_are_private(assistant, name):
 
 def test_the_keys_command_prints_the_rest_token_integrations_need(assistant, monkeypatch,
                                                                    capsys):
-    from switchboard import cli
+    from processes import cli
 
     for name, value in assistant.settings.to_env().items():
         monkeypatch.setenv(name, value)

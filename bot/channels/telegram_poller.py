@@ -1,11 +1,12 @@
 """Telegram without a public URL (local development): long-poll getUpdates and hand each update
 to our own webhook, so polling and webhook mode take exactly the same path.
 
-``TELEGRAM_MODE=polling`` makes ``make run`` start this. An update is acknowledged to Telegram
-(the offset moves past it) only after our webhook accepted it: nothing is lost while the Rasa
-server restarts. Telegram's refusals of getUpdates are waited out, not fatal: flood control
-(429, ``parameters.retry_after`` seconds), a conflict with another poller or a webhook (409),
-no answer or a 5xx; only a wrong token (401/404) or a forbidden bot stops the poller.
+``TELEGRAM_MODE=polling`` makes ``make run`` start it (``processes/telegram_poller.py``). An
+update is acknowledged to Telegram (the offset moves past it) only after our webhook accepted
+it: nothing is lost while the Rasa server restarts. Telegram's refusals of getUpdates are
+waited out, not fatal: flood control (429, ``parameters.retry_after`` seconds), a conflict with
+another poller or a webhook (409), no answer or a 5xx; only a wrong token (401/404) or a
+forbidden bot stops the poller.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError
 
 from bot.channels.telegram import NETWORK_RETRY_SECONDS, classify, telegram_bot
 from switchboard.keys import telegram_secret
-from switchboard.log import configure_logging, get_logger
-from switchboard.services import Services
-from switchboard.settings import Settings, load_settings
+from switchboard.log import get_logger
+from switchboard.settings import Settings
 
 log = get_logger(__name__)
 # The kinds the channel reads (setWebhook takes the same list); my_chat_member says a user
@@ -67,17 +67,3 @@ async def _forward(session: aiohttp.ClientSession, url: str, headers: dict[str, 
             return True
     except aiohttp.ClientError:
         return False
-
-
-def main() -> None:
-    services = Services(load_settings())  # this process's composition root: read once
-    configure_logging(services.settings)
-    try:
-        asyncio.run(poll(services.settings))
-    except TelegramError as exc:
-        log.error("telegram.polling_failed", error=type(exc).__name__)
-        raise SystemExit(1) from exc
-
-
-if __name__ == "__main__":
-    main()

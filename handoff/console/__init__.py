@@ -1,6 +1,6 @@
 """The agent console, under ``/console``: login, the live queue, conversations, supervision.
 
-Served by the console process (contacts/app.py, ``CONSOLE_PORT``). Pages are rendered on the
+Served by the console process (processes/console.py, ``CONSOLE_PORT``). Pages are rendered on the
 server with every customer text HTML-escaped; a small script (static/console.js) keeps them live
 over one WebSocket and inserts new text with ``textContent`` only.
 

@@ -169,7 +169,7 @@ def embedded_redis(settings: Settings, log_dir: Path | None) -> ManagedProcess:
 
 
 def action_server(settings: Settings, log_dir: Path | None) -> ManagedProcess:
-    command = [sys.executable, "-m", "actions.server"]  # host, port and token from the env
+    command = [sys.executable, "-m", "processes.action_server"]  # host, port, token: env
     return ManagedProcess(
         "action-server", command, http_ok(f"http://127.0.0.1:{settings.action_port}/health"),
         env=_child_env(settings), startup_timeout=90, log_path=_log(log_dir, "actions"),
@@ -178,13 +178,13 @@ def action_server(settings: Settings, log_dir: Path | None) -> ManagedProcess:
 
 def rasa_server(settings: Settings, model: Path, log_dir: Path | None) -> ManagedProcess:
     command = [
-        sys.executable, "-m", "bot.server", "run",
+        sys.executable, "-m", "processes.rasa_server", "run",
         "--model", str(model),
         "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
         "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         "--port", str(settings.rasa_port),
     ]
-    command += ["--enable-api"]  # its token by environment (bot.server), never on argv
+    command += ["--enable-api"]  # its token by environment (processes.rasa_server), not argv
     env = {
         **_child_env(settings),
         **rasa_env(settings),
@@ -206,17 +206,35 @@ def rasa_env(settings: Settings) -> dict[str, str]:
             "ACTION_SERVER_AUTHORIZATION": f"Bearer {action_server_token(settings)}"}
 
 
-def contacts_server(settings: Settings, log_dir: Path | None) -> ManagedProcess:
-    command = [sys.executable, "-m", "contacts.app"]
+def console_server(settings: Settings, log_dir: Path | None) -> ManagedProcess:
+    """The agent console and the contacts API (processes/console.py)."""
+    return _status_server("console", "processes.console", settings.console_port, settings,
+                          log_dir)
+
+
+def recorder(settings: Settings, log_dir: Path | None) -> ManagedProcess:
+    """The contact recorder (processes/recorder.py)."""
+    return _status_server("recorder", "processes.recorder", settings.recorder_port, settings,
+                          log_dir)
+
+
+def queue_clock(settings: Settings, log_dir: Path | None) -> ManagedProcess:
+    """The queue's clock (processes/queue_clock.py)."""
+    return _status_server("queue-clock", "processes.queue_clock", settings.queue_clock_port,
+                          settings, log_dir)
+
+
+def _status_server(name: str, module: str, port: int, settings: Settings,
+                   log_dir: Path | None) -> ManagedProcess:
     return ManagedProcess(
-        "contacts", command, http_ok(f"http://127.0.0.1:{settings.console_port}/health"),
-        env=_child_env(settings), startup_timeout=60, log_path=_log(log_dir, "contacts"),
+        name, [sys.executable, "-m", module], http_ok(f"http://127.0.0.1:{port}/health"),
+        env=_child_env(settings), startup_timeout=60, log_path=_log(log_dir, name),
     )
 
 
 def telegram_poller(settings: Settings, log_dir: Path | None) -> ManagedProcess:
     """Long-polls Telegram for local development (TELEGRAM_MODE=polling)."""
-    command = [sys.executable, "-m", "bot.channels.telegram_poller"]
+    command = [sys.executable, "-m", "processes.telegram_poller"]
     return ManagedProcess("telegram-poller", command, lambda: True, env=_child_env(settings),
                           log_path=_log(log_dir, "telegram-poller"))
 
@@ -265,7 +283,9 @@ class Stack:
         self.processes: list[ManagedProcess] = []
         if settings.embedded_redis:
             self.processes.append(embedded_redis(settings, log_dir))
-        self.processes.append(contacts_server(settings, log_dir))
+        self.processes.append(console_server(settings, log_dir))
+        self.processes.append(recorder(settings, log_dir))
+        self.processes.append(queue_clock(settings, log_dir))
         self.processes.append(action_server(settings, log_dir))
         self.processes.append(rasa_server(settings, model, log_dir))
         if settings.telegram_token and settings.telegram_mode == "polling":

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from switchboard.log import configure_logging, get_logger
+from switchboard.services import Services
 from switchboard.settings import PROJECT_ROOT, Settings, load_settings
 
 log = get_logger(__name__)
@@ -19,15 +20,15 @@ log = get_logger(__name__)
 def cmd_train(args: argparse.Namespace) -> int:
     from switchboard.training import ensure_model
 
-    print(ensure_model(Path(args.config).resolve(), load_settings().model_dir))
+    print(ensure_model(Path(args.config).resolve(), args.services.settings.model_dir))
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from switchboard.launcher import Stack, StartupError
+    from processes.launcher import Stack, StartupError
     from switchboard.training import ensure_model
 
-    settings = load_settings()
+    settings = args.services.settings
     model = ensure_model(model_dir=settings.model_dir)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -47,13 +48,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_shell(args: argparse.Namespace) -> int:
     """Talk to the assistant in the terminal with ``rasa shell`` (needs `make run` running)."""
-    from switchboard.launcher import rasa_env
+    from processes.launcher import rasa_env
     from switchboard.training import ensure_model
 
-    settings = load_settings()
+    settings = args.services.settings
     model = ensure_model(model_dir=settings.model_dir)
     env = {**os.environ, **rasa_env(settings)}
-    command = [sys.executable, "-m", "bot.server", "shell", "--model", str(model),
+    command = [sys.executable, "-m", "processes.rasa_server", "shell", "--model", str(model),
                "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
                "--port", str(args.port)]
     return subprocess.call(command, cwd=PROJECT_ROOT, env=env)
@@ -75,7 +76,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
     from switchboard.sms import OutboxGateway, outbox_path
 
-    messages = OutboxGateway(outbox_path(load_settings())).messages()
+    messages = OutboxGateway(outbox_path(args.services.settings)).messages()
     if args.to:
         messages = [m for m in messages if m["to"].lstrip("+") == args.to.lstrip("+")]
     for message in messages[-args.last:]:
@@ -94,7 +95,7 @@ def cmd_telegram_webhook(args: argparse.Namespace) -> int:
     from bot.channels.telegram_poller import UPDATES
     from switchboard.keys import telegram_secret
 
-    settings = load_settings()
+    settings = args.services.settings
     if not (settings.telegram_token and settings.public_url):
         print("error: set TELEGRAM_BOT_TOKEN and SWITCHBOARD_PUBLIC_URL first", file=sys.stderr)
         return 2
@@ -116,9 +117,8 @@ def cmd_agents(args: argparse.Namespace) -> int:
 
     from handoff import agents
     from switchboard import migrate
-    from switchboard.redis_client import redis_client
 
-    db = migrate.migrated_database()
+    db = migrate.migrated_database(args.services.settings)
     if args.agents_command == "list":
         with db.reading() as session:
             for agent in agents.list_agents(session):
@@ -130,7 +130,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
                 else getpass.getpass(f"Password for {args.id}: "))
     try:
         if args.agents_command == "passwd":  # ends the agent's console sessions too
-            ended = agents.change_password(db, redis_client(load_settings()), args.id, password)
+            ended = agents.change_password(db, args.services.redis, args.id, password)
             print(f"Password of {args.id} changed; {ended} console session(s) ended.")
             return 0
         with db.transaction() as session:
@@ -148,7 +148,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     """The tokens an operator hands to integrations (printed on request, never logged)."""
     from switchboard.keys import api_token, rest_token
 
-    settings = load_settings()
+    settings = args.services.settings
     if args.rest:
         print(rest_token(settings))
         return 0
@@ -256,8 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command's composition root: the settings are read once, here, and every
+    subcommand gets them with the clients built from them (``args.services``)."""
     args = build_parser().parse_args(argv)
-    configure_logging()
+    args.services = Services(load_settings())
+    configure_logging(args.services.settings)
     return args.func(args)
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from processes.cli import main
+
+sys.exit(main())
