@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from contacts import events, service
 from contacts.models import Channel, Contact
 from contacts.partitions import Leases
+from switchboard import metrics
 from switchboard.db import Database
 from switchboard.log import get_logger
 
@@ -437,6 +438,7 @@ class StreamConsumer:
         except Exception:  # find the event that fails, record the others
             return all(self._apply_one(*entry) for entry in batch)
         self._done_all([(stream, entry_id) for stream, entry_id, _ in batch])
+        metrics.RECORDER_EVENTS.labels("recorded").inc(len(batch))
         return True
 
     def _apply_one(self, stream: str, entry_id: str, event: Any) -> bool:
@@ -459,6 +461,7 @@ class StreamConsumer:
             self.stop.wait(min(0.2 * 2 ** attempts, 5.0))
             return False
         self._done(stream, entry_id)
+        metrics.RECORDER_EVENTS.labels("recorded").inc()
         return True
 
     def _database_unavailable(self, exc: Exception) -> bool:
@@ -486,6 +489,7 @@ class StreamConsumer:
     def _dead_letter(self, stream: str, entry_id: str, fields: dict[str, str] | None,
                      error: str) -> None:
         log.error("contact_event.dead_lettered", entry=entry_id, error=error)
+        metrics.RECORDER_EVENTS.labels("dead_lettered").inc()
         self.client.xadd(events.DEAD_LETTERS, {**(fields or {}), "error": error,
                                                "entry": entry_id, "stream": stream})
         self._done(stream, entry_id)

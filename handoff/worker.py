@@ -27,6 +27,7 @@ from contacts import events, retention
 from handoff import customer, inbox, presence, queue, tracker
 from handoff.intake import wait_phrase
 from handoff.models import Agent
+from switchboard import metrics
 from switchboard.db import database
 from switchboard.lease import Lease
 from switchboard.log import conversation_ref, get_logger
@@ -228,8 +229,13 @@ async def run(settings: Settings, every: float = 1.0, lease: Lease | None = None
 
 async def _tick(settings: Settings, lease: Lease) -> None:
     try:
-        if await asyncio.to_thread(lease.hold):
-            await sweep(settings)
+        if not await asyncio.to_thread(lease.hold):
+            metrics.CLOCK_TICKS.labels("standby").inc()
+            return
+        done = await sweep(settings)
+        metrics.CLOCK_TICKS.labels("sweeper").inc()
+        for step, count in done.items():
+            metrics.CLOCK_STEPS.labels(step).inc(count)
     except redis.RedisError as exc:
         log.warning("handoff.worker_unavailable", error=type(exc).__name__)
     except Exception as exc:  # noqa: BLE001  # keep sweeping; the next pass retries

@@ -92,8 +92,19 @@ ACTION_DURATION = Histogram(
     ["action"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=REGISTRY)
 
+RECORDER_EVENTS = Counter(
+    "switchboard_recorder_events", "Contact events the recorder took off its streams, by "
+    "outcome (recorded in the database, dead_lettered).", ["outcome"], registry=REGISTRY)
+CLOCK_TICKS = Counter(
+    "switchboard_queue_clock_ticks", "Ticks of the queue's clock, by role: sweeper (held the "
+    "lease and swept) or standby (another replica holds it).", ["role"], registry=REGISTRY)
+CLOCK_STEPS = Counter(
+    "switchboard_queue_clock_conversations", "Conversations the queue's clock acted on, by "
+    "step (expired, requeued, assigned, told, anonymised).", ["step"], registry=REGISTRY)
+
 RECORDED = (MESSAGES, REPLY_LATENCY, NLU_MESSAGES, PROVIDER_SEND_ERRORS, REDIS_ERRORS,
-            DATABASE_ERRORS, ACTIONS, ACTION_DURATION)
+            DATABASE_ERRORS, ACTIONS, ACTION_DURATION, RECORDER_EVENTS, CLOCK_TICKS,
+            CLOCK_STEPS)
 FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
 
 
@@ -161,6 +172,7 @@ def metrics_dir(data_dir: Path, process: str, instance: str | int) -> Path:
 def prepare(data_dir: Path, process: str, instance: str | int) -> Path:
     """Multiprocess mode for this process and the workers it forks: a private, empty directory
     for their samples. Call in the process's entry point, before any metric is recorded."""
+    # Every metric is labelled: an unlabelled one holds its value from import, in memory.
     if any(metric._metrics for metric in RECORDED):
         raise RuntimeError("metrics were recorded before switchboard.metrics.prepare()")
     path = metrics_dir(data_dir, process, instance)

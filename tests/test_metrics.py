@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.request
 from pathlib import Path
 
@@ -70,9 +71,18 @@ def test_every_process_serves_metrics_and_counts_a_message(assistant, sender):
             "switchboard_queue_max_wait_seconds"} <= names(console)
     assert total(console, "switchboard_queue_max_wait_seconds") == (
         settings.handoff_max_wait_minutes * 60)
+    # The recorder counts what it wrote (the two turns above among them); the queue clock
+    # counts its sweeps, once a second on the one replica holding the lease (here, the one).
+    assistant.wait_recorded()
+    recorder = scrape(settings.recorder_port)
+    assert total(recorder, "switchboard_recorder_events_total", outcome="recorded") >= 4
+    clock = scrape(settings.queue_clock_port)
+    time.sleep(2.5)
+    swept = dict(name="switchboard_queue_clock_ticks_total", role="sweeper")
+    assert (total(scrape(settings.queue_clock_port), **swept) >= total(clock, **swept) + 1)
     # Every name any process shows is one switchboard/metrics.py defines (or a standard one).
-    shown = {n for n in names(rasa) | names(actions) | names(console)
-             if n.startswith("switchboard")}
+    shown = {n for n in names(rasa) | names(actions) | names(console) | names(recorder)
+             | names(clock) if n.startswith("switchboard")}
     assert shown <= metrics.exposed_names()
 
 
