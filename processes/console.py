@@ -19,11 +19,11 @@ from contacts import events
 from contacts.api import blueprint
 from handoff import presence, queue
 from handoff.console import blueprint as console_blueprint
-from switchboard import metrics, migrate
+from processes.status_app import serve
+from switchboard import metrics
 from switchboard.keys import api_token
-from switchboard.log import configure_logging, get_logger
+from switchboard.log import get_logger
 from switchboard.services import Services
-from switchboard.settings import load_settings
 
 log = get_logger(__name__)
 MAX_REQUEST_BYTES = 1024 * 1024  # Sanic reads up to 100 MB unchecked otherwise
@@ -72,13 +72,7 @@ def helpdesk_state(services: Services) -> metrics.HelpdeskState:
 
 
 def main() -> None:
-    services = Services(load_settings())
-    settings = services.settings
-    configure_logging(settings)
-    metrics.prepare(settings.data_dir, "console", settings.console_port)
-    migrate.upgrade(services.db)  # alembic upgrade head under its lock: safe on every start
-    create_app(services).run(host="0.0.0.0", port=settings.console_port, workers=1,
-                             access_log=False, motd=False)
+    serve("console", lambda settings: settings.console_port, create_app)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,10 @@ from typing import Any
 from sanic import Sanic
 
 from handoff import worker
-from processes.status_app import status_app
-from switchboard import metrics, migrate
+from processes.status_app import serve, status_app
 from switchboard.lease import Lease
-from switchboard.log import configure_logging, get_logger
+from switchboard.log import get_logger
 from switchboard.services import Services
-from switchboard.settings import load_settings
 
 log = get_logger(__name__)
 
@@ -54,13 +52,7 @@ async def _stop(app: Sanic, _loop) -> None:
 
 
 def main() -> None:
-    services = Services(load_settings())
-    settings = services.settings
-    configure_logging(settings)
-    metrics.prepare(settings.data_dir, "queue-clock", settings.queue_clock_port)
-    migrate.upgrade(services.db)  # retention writes the database: its schema first
-    build_app(services).run(host="0.0.0.0", port=settings.queue_clock_port, workers=1,
-                            access_log=False, motd=False)
+    serve("queue-clock", lambda settings: settings.queue_clock_port, build_app)
 
 
 if __name__ == "__main__":

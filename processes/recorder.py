@@ -15,11 +15,9 @@ from typing import Any
 from sanic import Sanic
 
 from contacts.recorder import ContactRecorder, StreamConsumer
-from processes.status_app import status_app
-from switchboard import metrics, migrate
-from switchboard.log import configure_logging, get_logger
+from processes.status_app import serve, status_app
+from switchboard.log import get_logger
 from switchboard.services import Services
-from switchboard.settings import load_settings
 
 log = get_logger(__name__)
 
@@ -55,13 +53,7 @@ async def _stop(app: Sanic, _loop) -> None:
 
 
 def main() -> None:
-    services = Services(load_settings())
-    settings = services.settings
-    configure_logging(settings)
-    metrics.prepare(settings.data_dir, "recorder", settings.recorder_port)
-    migrate.upgrade(services.db)  # alembic upgrade head under its lock: safe on every start
-    build_app(services).run(host="0.0.0.0", port=settings.recorder_port, workers=1,
-                            access_log=False, motd=False)
+    serve("recorder", lambda settings: settings.recorder_port, build_app)
 
 
 if __name__ == "__main__":

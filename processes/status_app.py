@@ -1,6 +1,6 @@
-"""The small HTTP face of a process that serves nothing else (the recorder, the queue's
-clock): ``GET /health`` for the launcher and Kubernetes probes, ``GET /metrics`` for
-Prometheus."""
+"""What the console, the recorder and the queue clock share: their composition root
+(``serve``) and, for the two that serve nothing else, a small HTTP face (``status_app``):
+``GET /health`` for the launcher and Kubernetes probes, ``GET /metrics`` for Prometheus."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 
-from switchboard import metrics
+from switchboard import metrics, migrate
+from switchboard.log import configure_logging
+from switchboard.services import Services
+from switchboard.settings import Settings, load_settings
 
 Health = Callable[[Sanic], tuple[bool, dict[str, Any]]]
 
@@ -32,3 +35,16 @@ def status_app(name: str, health: Health) -> Sanic:
     app.add_route(health_route, "/health", methods=["GET"])
     metrics.add_route(app)
     return app
+
+
+def serve(name: str, port: Callable[[Settings], int], build: Callable[[Services], Sanic]) -> None:
+    """A process's root: the settings read once, logging, its metrics directory, the schema
+    (alembic upgrade head under its lock: safe on every start), then ``build(services)``
+    served on ``port(settings)`` with one worker."""
+    services = Services(load_settings())
+    settings = services.settings
+    configure_logging(settings)
+    metrics.prepare(settings.data_dir, name, port(settings))
+    migrate.upgrade(services.db)
+    build(services).run(host="0.0.0.0", port=port(settings), workers=1, access_log=False,
+                        motd=False)
