@@ -6,6 +6,7 @@ module, so what the tests exercise is what users run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -101,21 +102,51 @@ class ManagedProcess:
         return len(workers) < self.workers
 
     def stop(self, timeout: float = 20.0) -> None:
-        if self.alive():
-            assert self.popen is not None
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait()
-            log.info("process.stopped", process=self.name, returncode=self.popen.returncode)
+        """Stop its whole process group, even when the main process is already dead: Sanic's
+        workers outlive a main killed with -9 (re-parented, still holding the port), and
+        would keep its replacement from binding."""
+        if self.popen is not None:
+            alive = self.alive()
+            self._signal_group(signal.SIGTERM)
+            if not self._group_gone(timeout):
+                self._signal_group(signal.SIGKILL)
+                self._group_gone(timeout)
+            if alive:
+                log.info("process.stopped", process=self.name, returncode=self.popen.returncode)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
 
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signum)  # start_new_session: its group id is its pid
+
+    def _group_gone(self, timeout: float) -> bool:
+        """Wait until no live process is left in its group (zombies do not count)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.popen.poll()  # reap the main process if it ended
+            if not _live_members(self.popen.pid):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
     def _log_hint(self) -> str:
         return f" (see {self.log_path})" if self.log_path else ""
+
+
+def _live_members(group: int) -> list[int]:
+    """The pids of the process group's members that are not zombies."""
+    members = []
+    for process in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(process.pid) == group and \
+                    process.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(process.pid)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return members
 
 
 def free_port() -> int:

@@ -74,6 +74,55 @@ def test_a_server_that_lost_a_worker_is_restarted():
         server.stop()
 
 
+LISTENS_WITH_TWO_WORKERS = """
+import os, socket, sys, time
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", int(sys.argv[1])))
+server.listen()
+for _ in range(2):
+    if os.fork() == 0:  # workers share the listening socket, as Sanic's do
+        while True:
+            time.sleep(1)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_a_main_process_killed_alone_takes_its_orphaned_workers_with_it():
+    """kill -9 of a server's main process only: its forked workers live on, re-parented, and
+    keep its port; the supervisor stops the whole group before starting it again, so the new
+    one can bind the port (found by a newcomer: Rasa restarted five times on "Address already
+    in use" and the old workers outlived make run)."""
+    from processes.launcher import free_port
+
+    port = free_port()
+    server = ManagedProcess("listens", [sys.executable, "-c", LISTENS_WITH_TWO_WORKERS,
+                                        str(port)], lambda: True, workers=2, settle_seconds=0.5)
+    stack = bare_stack(server)
+    server.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(psutil.Process(server.popen.pid).children()) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        orphans = [c.pid for c in psutil.Process(server.popen.pid).children()]
+        os.kill(server.popen.pid, signal.SIGKILL)  # the main only, not its group
+        server.popen.wait(10)
+        assert all(psutil.pid_exists(pid) for pid in orphans)  # the workers live on
+        assert stack.supervise_once() == ["listens"]
+        assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status()
+                       != psutil.STATUS_ZOMBIE for pid in orphans)
+        deadline = time.monotonic() + 10
+        while server.popen.poll() is None and len(
+                psutil.Process(server.popen.pid).children()) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert server.alive()  # bound the port the orphans no longer hold
+    finally:
+        server.stop()
+
+
 def process(assistant, name: str) -> ManagedProcess:
     return next(p for p in assistant.stack.processes if p.name == name)
 
