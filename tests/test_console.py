@@ -362,3 +362,16 @@ def test_a_reply_to_a_rest_conversation_is_refused_with_the_reason(assistant, co
         assert all(t["author"] != "agent" for t in contact["touches"])
     finally:
         queue.return_to_bot(assistant.redis(), "tom", sender)
+
+
+def test_odd_report_periods_fall_back_to_the_week_instead_of_failing(assistant, console):
+    """``?days=`` that only looks like a number ("²" is a digit to str.isdigit, not to int;
+    5,000 digits is past Python's int conversion limit) was a 500 with a traceback."""
+    sam, _, _ = log_in(console, "sam", "kestrel-sam-demo")
+    for days in ("%C2%B2", "9" * 5000, "-1", "1000", "abc", "1.5", "%EF%BC%97"):
+        status, _, page = fetch(sam, f"{console}/supervisor?days={days}")
+        assert status == 200, (days[:10], status)
+        assert "Service report, last " in page
+        with sam.open(f"{console}/supervisor/chart/handoff-rate.png?days={days}",
+                      timeout=30) as chart:  # a PNG: not text, so not through fetch
+            assert chart.status == 200 and chart.headers["Content-Type"] == "image/png"

@@ -3,6 +3,7 @@ server with every text escaped; console.js keeps them current."""
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -544,8 +545,12 @@ async def supervisor_chart(request: Request, filename: str) -> HTTPResponse:
 
 
 def _report_days(request: Request) -> int:
+    """``?days=`` between 1 and 90; anything else (not ASCII digits: "²" is a digit to
+    ``isdigit`` but not to ``int``; thousands of digits) is the default week."""
     given = request.args.get("days") or "7"
-    return min(max(int(given), 1), 90) if given.isdigit() else 7
+    if not re.fullmatch(r"[0-9]{1,3}", given):
+        return 7
+    return min(max(int(given), 1), 90)
 
 
 REPORT_SECONDS = 30  # the supervisor page and its three charts share one report this long
