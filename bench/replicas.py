@@ -1,8 +1,8 @@
 """Throughput of 1 vs 2 Switchboard nodes behind haproxy, on this machine, same run.
 
 Each node is one `make run` process tree (Rasa server with one Sanic worker, action server,
-console, recorder and queue clock) on a shared Redis and PostgreSQL; haproxy balances the Rasa servers
-and the action servers (the cluster of tests/test_scale.py, without the killing). The same
+console, recorder and queue clock) on a shared Redis and PostgreSQL; haproxy balances the Rasa
+servers and the action servers (the cluster of tests/test_scale.py, without the killing). The same
 concurrent REST customers as ``bench/throughput.py`` drive 1 node, then 2. Prints messages/s,
 p50/p95/p99 latency and CPU ms per message over every process of the cluster, then the ratio:
 on a machine with fewer cores than nodes x busy processes the second node adds no CPU, and the

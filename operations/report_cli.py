@@ -129,7 +129,7 @@ def text_lines(report: Report) -> Iterator[str]:
         level = "-" if b["service_level"] is None else f"{100 * b['service_level']:.1f}%"
         yield _line(f"  {skill}", f"service level {level}; first response {first['breaches']} "
                     f"of {first['responses']} over {first['target_seconds']:g} s, "
-                    f"{b['abandoned']} abandoned; next response {next_['breaches']} of "
+                    f"{b['unanswered']} unanswered; next response {next_['breaches']} of "
                     f"{next_['responses']} over {next_['target_seconds']:g} s")
     yield _line("Handoffs per day", ", ".join(f"{d['date']} {d['handed_off']}/{d['contacts']}"
                                               for d in data["daily"]))

@@ -406,23 +406,24 @@ UNRECORDED_SKILL = "unknown"  # handoffs and pickups recorded before they named 
 @dataclass
 class SkillResponses:
     """One skill's agent responses against its targets (seconds): late / all first responses,
-    queued customers who got none (``abandoned``), late / all next responses."""
+    queued customers who never got one (``unanswered``: they left, or the chat went back to the
+    bot or was closed without an agent's reply), late / all next responses."""
 
     first_target: float
     next_target: float
     first: int = 0
     first_total: int = 0
-    abandoned: int = 0
+    unanswered: int = 0
     next: int = 0
     next_total: int = 0
 
     @property
     def service_level(self) -> float | None:
         """Share of queued customers whose first agent reply came within the first-response
-        target: on time / (first responses + abandoned). Abandons count as offered and missed,
-        as in the contact-centre service level "X% answered in Y seconds" (ICMI's definition,
-        abandons in the denominator). None when nobody queued."""
-        offered = self.first_total + self.abandoned
+        target: on time / (first responses + unanswered). The unanswered count as offered
+        and missed, as in the contact-centre service level "X% answered in Y seconds" (ICMI's
+        definition, abandons in the denominator). None when nobody queued."""
+        offered = self.first_total + self.unanswered
         return (self.first_total - self.first) / offered if offered else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -430,7 +431,7 @@ class SkillResponses:
                                    "responses": self.first_total},
                 "next_response": {"target_seconds": self.next_target, "breaches": self.next,
                                   "responses": self.next_total},
-                "abandoned": self.abandoned, "service_level": _round(self.service_level, 4)}
+                "unanswered": self.unanswered, "service_level": _round(self.service_level, 4)}
 
 
 @dataclass(frozen=True)
@@ -517,8 +518,7 @@ def _first_responses(contact: ContactFacts, touches: list[tuple[datetime, str]],
         if queued.result != "success":
             continue
         start = _naive(queued.at)
-        end = _naive(handoffs[i + 1].at) if i + 1 < len(handoffs) else (
-            _naive(contact.ended_at) if contact.ended_at is not None else None)
+        end = _window_end(contact, start, handoffs[i + 1] if i + 1 < len(handoffs) else None)
         reply = next((at for at, author in touches
                       if author == "agent" and at >= start and (end is None or at < end)), None)
         pickup = next((op for op in pickups if _naive(op.at) >= start), None)
@@ -527,7 +527,21 @@ def _first_responses(contact: ContactFacts, touches: list[tuple[datetime, str]],
             skills.first_total += 1
             skills.first += (reply - start).total_seconds() > skills.first_target
         elif end is not None:
-            skills.abandoned += 1
+            skills.unanswered += 1
+
+
+def _window_end(contact: ContactFacts, start: datetime, following: Operation | None
+                 ) -> datetime | None:
+    """When a queued customer stopped waiting for a first reply: the next handoff operation
+    (queued again, expired), the chat going back to the bot or closed (a release other than a
+    transfer or a requeue, which keep them waiting), or the contact's end; None: still waiting."""
+    ends = [_naive(op.at) for op in contact.of(RELEASE) if _naive(op.at) >= start
+            and not any(kept in op.detail for kept in ("transferred to", "requeued"))]
+    if following is not None:
+        ends.append(_naive(following.at))
+    if contact.ended_at is not None:
+        ends.append(_naive(contact.ended_at))
+    return min(ends, default=None)
 
 
 def _next_responses(contact: ContactFacts, touches: list[tuple[datetime, str]],

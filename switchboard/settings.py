@@ -6,6 +6,7 @@ on one machine. No other module reads ``os.environ`` for Switchboard settings.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -97,25 +98,34 @@ class ServiceTarget:
 
 def _skill_targets(env: Mapping[str, str], name: str) -> tuple[tuple[str, ServiceTarget], ...]:
     """``billing=60/120, complaints=120/300``: a skill's first/next-response targets in
-    seconds, for the skills of the queue (handoff.queue.SKILLS)."""
+    seconds, for the skills of the queue (handoff.queue.SKILLS). Raises ValueError naming the
+    variable and the faulty item."""
     from handoff.queue import SKILLS  # here, not at the top: the queue's modules read settings
 
-    raw = env.get(name, "").strip()
     parsed: dict[str, ServiceTarget] = {}
-    for item in filter(None, (part.strip() for part in re.split(r"[,;]", raw))):
-        match = re.fullmatch(r"([a-z][a-z0-9_]*)\s*=\s*([0-9.]+)\s*/\s*([0-9.]+)", item)
+    for item in filter(None, (part.strip() for part in re.split(r"[,;]", env.get(name, "")))):
+        match = re.fullmatch(r"([^=\s]+)\s*=\s*([^/\s]+)\s*/\s*([^/\s]+)", item)
         if match is None:
             raise ValueError(f"{name}: {item!r} is not skill=first/next seconds "
                              "(e.g. complaints=120/300)")
-        skill, first, next_ = match.group(1), float(match.group(2)), float(match.group(3))
-        if first <= 0 or next_ <= 0:
-            raise ValueError(f"{name}: {item!r}: targets must be positive seconds")
+        skill = match.group(1)
         if skill not in SKILLS:
             raise ValueError(f"{name}: no skill {skill!r}; skills: {', '.join(SKILLS)}")
         if skill in parsed:
             raise ValueError(f"{name}: {skill} is given twice")
-        parsed[skill] = ServiceTarget(first, next_)
+        parsed[skill] = ServiceTarget(*(_seconds(name, item, match.group(n)) for n in (2, 3)))
     return tuple(sorted(parsed.items()))
+
+
+def _seconds(name: str, item: str, raw: str) -> float:
+    """A target in seconds: a finite number above zero (as ``to_env`` writes it back)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: {item!r}: {raw!r} is not a positive number of seconds")
+    return value
 
 
 @dataclass(frozen=True)

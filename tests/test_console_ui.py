@@ -264,8 +264,9 @@ def test_service_target_breaches_in_the_report(db):
 def test_each_skill_is_judged_by_its_own_targets(db):
     """HANDOFF_SKILL_TARGETS gives complaints 120/300 s while billing keeps 60/120: the same
     100 s first reply is on time for a complaint and a breach for a bill; a next reply is judged
-    by the skill of the pickup (a transfer to complaints); an abandon lowers the skill's
-    service level; records from before handoffs named their skill count as 'unknown'."""
+    by the skill of the pickup (a transfer to complaints); a customer who left, or was handed
+    back to the bot, unanswered lowers the skill's service level (a transfer does not end the
+    wait); records from before handoffs named their skill count as 'unknown'."""
     from datetime import datetime
 
     from operations.report_cli import render
@@ -297,6 +298,16 @@ def test_each_skill_is_judged_by_its_own_targets(db):
         gone = h.begin("webchat", "skills-gone", at(11, 0))
         h.op(gone, "handoff_requested", "success", "requested", at(11, 0), "billing")
         h.end(gone, "customer_goodbye", at(11, 5))  # left the queue: an abandon
+        returned = h.begin("webchat", "skills-returned", at(13, 0))  # stays open
+        h.op(returned, "handoff_requested", "success", "requested", at(13, 0), "general")
+        h.pickup(returned, "tom", at(13, 0, 30), "general")
+        h.release(returned, "tom: returned", at(13, 1))  # back to the bot, never answered
+        moved = h.begin("webchat", "skills-moved", at(14, 0))
+        h.op(moved, "handoff_requested", "success", "requested", at(14, 0), "billing")
+        h.pickup(moved, "tom", at(14, 0, 10), "billing")
+        h.release(moved, "tom: transferred to complaints", at(14, 0, 20))  # still waiting
+        h.pickup(moved, "ana", at(14, 0, 40), "complaints")
+        h.reply(moved, "Ana here", at(14, 0, 50), author="agent")  # 50 s: billing's first
         old = h.begin("webchat", "skills-old", at(12, 0))
         h.op(old, "handoff_requested", "success", "requested", at(12, 0))  # no skill named
         h.pickup(old, "tom", at(12, 0, 30))
@@ -308,17 +319,18 @@ def test_each_skill_is_judged_by_its_own_targets(db):
     billing, complaints, unknown = skills["billing"], skills["complaints"], skills["unknown"]
     assert (billing.first_target, billing.next_target) == (60, 120)
     assert (complaints.first_target, complaints.next_target) == (120, 300)
-    assert (billing.first, billing.first_total, billing.abandoned) == (1, 1, 1)
-    assert billing.service_level == 0.0  # one late, one abandoned
-    assert (complaints.first, complaints.first_total, complaints.abandoned) == (0, 1, 0)
+    assert (billing.first, billing.first_total, billing.unanswered) == (1, 2, 1)
+    assert billing.service_level == 1 / 3  # one late, one who left unanswered, one on time
+    assert (skills["general"].first_total, skills["general"].unanswered) == (0, 1)
+    assert (complaints.first, complaints.first_total, complaints.unanswered) == (0, 1, 0)
     assert (complaints.next, complaints.next_total) == (0, 1)  # the transferred chat's 160 s
     assert billing.next_total == 0
     assert (unknown.first, unknown.first_total, unknown.service_level) == (0, 1, 1.0)
     text = render(report, "text")
     assert "complaints" in text and "service level 100.0%; first response 0 of 1 over 120 s" \
         in text
-    assert "billing" in text and "service level 0.0%; first response 1 of 1 over 60 s, " \
-        "1 abandoned" in text
+    assert "billing" in text and "service level 33.3%; first response 1 of 2 over 60 s, " \
+        "1 unanswered" in text
     assert "response_breaches.by_skill.complaints.first_response,target_seconds,120.0" in \
         render(report, "csv")
 
@@ -355,4 +367,4 @@ def test_the_boards_service_level_today_counts_today_in_the_agents_zone(db):
     app = SimpleNamespace(ctx=SimpleNamespace(settings=settings, db=db))
     technical = service_today(app)["technical"]
     assert technical == {"service_level": 0.5, "responses": 1, "first_breaches": 0,
-                         "abandoned": 1, "next_breaches": 0}
+                         "unanswered": 1, "next_breaches": 0}

@@ -69,8 +69,21 @@ def test_skills_may_have_their_own_service_targets():
     ("complaints=120", "not skill=first/next"),
     ("complaints=0/300", "positive"),
     ("billing=60/120,billing=30/60", "given twice"),
+    # Found by the newcomer attack: a float() error without the variable, a sign read as a
+    # format error, a capital read as a format error, and infinity accepted.
+    ("billing=1.2.3/4", "'1.2.3' is not a positive number"),
+    ("billing=-1/5", "'-1' is not a positive number"),
+    ("Billing=1/2", "no skill 'Billing'"),
+    ("billing=60/" + "9" * 400, "is not a positive number"),
 ])
 def test_a_wrong_skill_target_names_the_variable_and_the_fault(given, says):
     with pytest.raises(ValueError, match="HANDOFF_SKILL_TARGETS") as raised:
         Settings.from_env({"HANDOFF_SKILL_TARGETS": given})
     assert says in str(raised.value)
+
+
+def test_skill_targets_pass_to_child_processes_as_given():
+    """The launcher hands its settings to each child as environment variables: a target the
+    parent accepted (0.00001 s, 1e17 s) must be one the child accepts too (1e-05, 1e+17)."""
+    settings = Settings.from_env({"HANDOFF_SKILL_TARGETS": "billing=0.00001/100000000000000000"})
+    assert Settings.from_env(settings.to_env()).skill_targets == settings.skill_targets

@@ -477,7 +477,7 @@ def _level(today: dict[str, Any] | None) -> str:
     """"92% of 25" (on time of queued today), or a dash when nobody queued."""
     if not today or today["service_level"] is None:
         return "-"
-    offered = today["responses"] + today["abandoned"]
+    offered = today["responses"] + today["unanswered"]
     return f"{100 * today['service_level']:.0f}% of {offered}"
 
 

@@ -26,7 +26,7 @@ def start_of_today(zone: str, now: datetime | None = None) -> datetime:
 
 def service_today(app: Any) -> dict[str, dict[str, Any]]:
     """Per skill: ``service_level`` (0-1, None when nobody queued), ``responses``,
-    ``first_breaches``, ``abandoned``, ``next_breaches`` since midnight (agents' zone)."""
+    ``first_breaches``, ``unanswered``, ``next_breaches`` since midnight (agents' zone)."""
     cache = app.ctx.__dict__.setdefault("service_today", {})
     if cache and time.monotonic() - cache["at"] < SECONDS:
         return cache["figures"]
@@ -36,7 +36,7 @@ def service_today(app: Any) -> dict[str, dict[str, Any]]:
         by_skill = skill_responses(session, since, since + timedelta(days=1),
                                    settings.service_target)
     figures = {skill: {"service_level": r.service_level, "responses": r.first_total,
-                       "first_breaches": r.first, "abandoned": r.abandoned,
+                       "first_breaches": r.first, "unanswered": r.unanswered,
                        "next_breaches": r.next} for skill, r in by_skill.items()}
     cache.update(at=time.monotonic(), figures=figures)
     return figures

@@ -327,7 +327,7 @@
 
   function level(today) {  // "92% of 25", or a dash when nobody queued today
     if (!today || today.service_level === null || today.service_level === undefined) return "-";
-    return Math.round(100 * today.service_level) + "% of " + (today.responses + today.abandoned);
+    return Math.round(100 * today.service_level) + "% of " + (today.responses + today.unanswered);
   }
 
   function showSupervisor(snapshot) {
