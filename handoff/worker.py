@@ -11,7 +11,7 @@ safe with several sweepers (each change is decided by an atomic Redis operation)
   and room.
 - Customers hear when their place in the queue moved up meaningfully.
 - Contact records past ``CONTACT_RETENTION_DAYS`` are anonymised, at most hourly across every
-  console process (``contacts.retention``: a Redis lease).
+  replica (``contacts.retention``: a Redis lease of its own).
 """
 
 from __future__ import annotations

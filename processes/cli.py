@@ -193,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="start Redis (if REDIS_URL is unset), actions and Rasa")
+    run = commands.add_parser("run", help="start and supervise every process (Redis if "
+                              "REDIS_URL is unset, console, recorder, queue clock, actions, "
+                              "Rasa)")
     run.set_defaults(func=cmd_run)
 
     train = commands.add_parser("train", help="train a model if its inputs changed")
