@@ -82,9 +82,7 @@ async def configuration(request: Request) -> HTTPResponse:
 
 @blueprint.get("/history/<msisdn>")
 async def history(request: Request, msisdn: str) -> HTTPResponse:
-    months, limit = _int_arg(request, "months", 2), _int_arg(request, "limit", 20)
-    if not 1 <= months <= 24 or not 1 <= limit <= 200:
-        raise BadRequest("months must be 1..24 and limit 1..200")
+    months, limit = _int_arg(request, "months", 2, 24), _int_arg(request, "limit", 20, 200)
     return json(await _read(request, lambda s: history_dict(
         service.recent_contacts(s, msisdn, months=months, limit=limit))))
 
@@ -182,7 +180,8 @@ def _field(body: dict[str, Any], name: str) -> str:
 MAX_INT_ARG = 1_000_000
 
 
-def _int_arg(request: Request, name: str, default: int) -> int:
+def _int_arg(request: Request, name: str, default: int, most: int = MAX_INT_ARG) -> int:
+    """``?name=``: an integer from 1 to ``most`` (default when absent); else BadRequest."""
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -190,6 +189,6 @@ def _int_arg(request: Request, name: str, default: int) -> int:
         value = int(raw)
     except ValueError as exc:
         raise BadRequest(f"{name} must be an integer, got {raw!r}") from exc
-    if not 1 <= value <= MAX_INT_ARG:  # a database integer, and no page before the first
-        raise BadRequest(f"{name} must be between 1 and {MAX_INT_ARG}")
+    if not 1 <= value <= most:  # a database integer, and no page before the first
+        raise BadRequest(f"{name} must be between 1 and {most}")
     return value

@@ -335,6 +335,9 @@ def query_contacts(
         raise ContactError(f"page must be >= 1 and page_size 1..{MAX_PAGE_SIZE}")
     if filters.status is not None:
         _one_of(filters.status, CONTACT_STATUSES, "status")
+    if filters.channel is not None and session.get(Channel, filters.channel) is None:
+        channels = tuple(session.scalars(select(Channel.code).order_by(Channel.code)))
+        _one_of(filters.channel, channels, "channel")  # a typo is an error, not "no contacts"
     conditions = _conditions(session, filters)
     if conditions is None:
         return Page([], 0, page, page_size)

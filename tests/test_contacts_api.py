@@ -120,6 +120,9 @@ def test_list_filters_and_pages(contacts_api, sender):
     ("status=sleeping", "status"), ("page=two", "page"),
     # 9999-12-31 at UTC-14 is past the last date Python has: was a 500 with a traceback logged
     ("until=9999-12-31T23:59:59-14:00", "until"), ("since=9999-12-31T23:00-14:00", "since"),
+    # Found by the newcomer attack: the README promised 400 for an unknown channel, it was an
+    # empty 200 (a typo looked like "no contacts")
+    ("channel=nope", "channel must be one of"), ("channel=SMS", "channel must be one of"),
 ])
 def test_bad_queries_get_400_with_the_reason(contacts_api, query, complaint):
     status, body = call("GET", f"{contacts_api}?{query}")
@@ -164,3 +167,7 @@ def test_history_of_a_customer(contacts_api, migrated_db, sender):
     assert status == 200 and history["customer"]["name"] == "Wanjiru"
     assert history["counts_by_channel"] == {"sms": 2} and len(history["contacts"]) == 2
     assert call("GET", f"{contacts_api}/history/{msisdn}?months=99")[0] == 400
+    for query, says in (("months=0", "months must be between 1 and 24"),
+                        ("limit=201", "limit must be between 1 and 200")):
+        status, body = call("GET", f"{contacts_api}/history/{msisdn}?{query}")
+        assert status == 400 and says in body["error"], body  # the limit that applies
