@@ -116,10 +116,19 @@ def _check_shrinkage(shrinkage: float) -> None:
 # --- Erlang C -----------------------------------------------------------------------------
 
 
+MAX_TRAFFIC = 1_000_000.0  # erlangs: a million agents busy at once is beyond any one queue
+
+
 def traffic_erlangs(arrivals: float, interval_seconds: float, aht_seconds: float) -> float:
-    """Traffic intensity A = arrivals * AHT / interval, in erlangs."""
+    """Traffic intensity A = arrivals * AHT / interval, in erlangs. Raises ValueError past
+    ``MAX_TRAFFIC``: the staffing searches cost O(agents), so a typo of a few zeros would run
+    for hours instead of answering."""
     _check_workload(arrivals, interval_seconds, aht_seconds)
-    return arrivals * aht_seconds / interval_seconds
+    traffic = arrivals * aht_seconds / interval_seconds
+    _require(traffic <= MAX_TRAFFIC, f"the offered load is {traffic:.3g} erlangs (arrivals x AHT "
+             f"/ interval): more than {MAX_TRAFFIC:,.0f} agents busy at once is beyond any "
+             "one queue; check the arrivals and the interval")
+    return traffic
 
 
 def erlang_b(traffic: float, agents: int) -> float:

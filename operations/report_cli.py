@@ -35,6 +35,7 @@ from operations.reports import Report, ReportError, build_report
 from switchboard import migrate
 
 DEFAULT_DAYS = 7
+MAX_DAYS = 3660  # ten years: a day per line in "Handoffs per day"
 CSV_COLUMNS = ("metric", "key", "value")
 
 
@@ -72,7 +73,13 @@ def run(args: argparse.Namespace) -> int:
 def period(since_text: str | None, until_text: str | None) -> tuple[datetime, datetime]:
     """The report's ``[since, until)``: until defaults to now, since to 7 days before until."""
     until = parse_moment(until_text, "--until") or utcnow()
-    since = parse_moment(since_text, "--since") or until - timedelta(days=DEFAULT_DAYS)
+    try:
+        since = parse_moment(since_text, "--since") or until - timedelta(days=DEFAULT_DAYS)
+    except OverflowError:  # --until in the first week of year 1
+        raise ReportError(f"--until ({until.date().isoformat()}) leaves no room for the "
+                          "default week before it: give --since") from None
+    if until - since > timedelta(days=MAX_DAYS):
+        raise ReportError(f"the period is longer than {MAX_DAYS} days: report it in parts")
     if since >= until:
         raise ReportError(f"--since ({since:%Y-%m-%d %H:%M:%S}) must be before --until "
                           f"({until:%Y-%m-%d %H:%M:%S})")

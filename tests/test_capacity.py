@@ -382,3 +382,13 @@ def test_bad_inputs_raise_clear_errors():
         erlang_a_performance(100, 1800, 180, 14, 0)
     with pytest.raises(ValueError, match="aht_by_concurrency"):
         chat_staffing(100, 1800, [])
+
+
+def test_a_load_beyond_any_queue_is_refused_at_once_not_searched_for_hours():
+    """Found by the newcomer attack: 1e12 arrivals in 30 minutes ran the O(agents) search
+    for ever; past a million erlangs the answer is an error naming the load."""
+    from operations.capacity import erlang_c_staffing
+
+    with pytest.raises(ValueError, match="erlangs"):
+        erlang_c_staffing(1e12, 1800, 180)
+    assert erlang_c_staffing(1e6, 1800, 180).agents > 100_000  # a big but real load answers

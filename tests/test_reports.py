@@ -541,6 +541,9 @@ def test_cli_errors_are_one_line(report_command, tmp_path):
         (("--channel", "fax"), "error: unknown channel 'fax'; configured: "),
         (("--since", "last tuesday"), "error: --since must be an ISO 8601 date"),
         (("--since", "2026-03-09", "--until", "2026-03-02"), "error: --since (2026-03-09"),
+        # Found by the newcomer attack: an OverflowError traceback, and a 12 MB line
+        (("--until", "0001-01-02"), "error: --until (0001-01-02) leaves no room"),
+        (("--since", "0001-01-01"), "error: the period is longer than 3660 days"),
         ((*WEEK, "--charts", str(tmp_path / "a-file")), "error: cannot write charts to "),
     ):
         code, _, err = report_command(*args)
