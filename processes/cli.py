@@ -261,7 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     """The command's composition root: the settings are read once, here, and every
     subcommand gets them with the clients built from them (``args.services``)."""
     args = build_parser().parse_args(argv)
-    args.services = Services(load_settings())
+    try:
+        args.services = Services(load_settings())
+    except ValueError as exc:  # a setting is wrong: say which, in one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     configure_logging(args.services.settings)
     return args.func(args)
 

@@ -159,19 +159,25 @@ def test_the_queue_clock_ticks_on_one_replica_at_a_time(client, redis_settings, 
 
     async def replica(name: str) -> None:
         asyncio.current_task().set_name(name)
-        lease = Lease(client, worker.CLOCK_LEASE, 0.6, owner=name)
+        # A lease far longer than a tick: a busy machine delaying one renewal must not let
+        # another replica in while the holder lives.
+        lease = Lease(client, worker.CLOCK_LEASE, 5.0, owner=name)
         await worker.run(redis_settings, every=0.05, lease=lease)
 
     async def scenario() -> None:
         first = asyncio.create_task(replica("a"))
         await asyncio.sleep(0.3)
         others = [asyncio.create_task(replica(n)) for n in ("b", "c")]
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(1.0)
         assert set(sweeps) == {"a"}, sweeps  # the others waited
-        first.cancel()  # a clean stop hands the lease on
+        first.cancel()  # a clean stop hands the lease on: long before the 5 s lapse
         await asyncio.gather(first, return_exceptions=True)
         del sweeps[:]
-        await asyncio.sleep(0.4)
+        for _ in range(60):  # up to 3 s
+            if sweeps:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
         assert len(set(sweeps)) == 1 and sweeps[0] in ("b", "c"), sweeps
         for task in others:
             task.cancel()

@@ -87,3 +87,21 @@ def test_skill_targets_pass_to_child_processes_as_given():
     parent accepted (0.00001 s, 1e17 s) must be one the child accepts too (1e-05, 1e+17)."""
     settings = Settings.from_env({"HANDOFF_SKILL_TARGETS": "billing=0.00001/100000000000000000"})
     assert Settings.from_env(settings.to_env()).skill_targets == settings.skill_targets
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("HANDOFF_SKILL_TARGETS", "billing=1.2.3/4"), ("RASA_PORT", "fifty"),
+])
+def test_a_wrong_setting_stops_the_command_in_one_line(variable, value):
+    """`make run` and every `switchboard` command read the settings first: a wrong one is one
+    line naming the variable, exit code 2, never a traceback (newcomer attack)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, variable: value}
+    done = subprocess.run([sys.executable, "-m", "processes", "keys", "--rest"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and variable in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
