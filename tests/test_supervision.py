@@ -33,6 +33,15 @@ def bare_stack(*processes: ManagedProcess) -> Stack:
     return stack
 
 
+def wait_for_workers(server: ManagedProcess, count: int = 2) -> None:
+    """Until the server forked ``count`` workers, or ended (the caller checks which)."""
+    deadline = time.monotonic() + 10
+    while server.popen.poll() is None and len(
+            psutil.Process(server.popen.pid).children()) < count:
+        assert time.monotonic() < deadline, f"{server.name} did not fork {count} workers"
+        time.sleep(0.1)
+
+
 def test_a_dead_child_is_restarted_with_growing_backoff():
     dies = ManagedProcess("dies", [sys.executable, "-c", "raise SystemExit(3)"], lambda: True)
     stack = bare_stack(dies)
@@ -59,10 +68,7 @@ def test_a_server_that_lost_a_worker_is_restarted():
     stack = bare_stack(server)
     server.start()
     try:
-        deadline = time.monotonic() + 10
-        while len(psutil.Process(server.popen.pid).children()) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for_workers(server)
         time.sleep(0.6)
         assert stack.supervise_once() == []  # healthy: left alone
         first = server.popen.pid
@@ -102,10 +108,7 @@ def test_a_main_process_killed_alone_takes_its_orphaned_workers_with_it():
     stack = bare_stack(server)
     server.start()
     try:
-        deadline = time.monotonic() + 10
-        while len(psutil.Process(server.popen.pid).children()) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for_workers(server)
         orphans = [c.pid for c in psutil.Process(server.popen.pid).children()]
         os.kill(server.popen.pid, signal.SIGKILL)  # the main only, not its group
         server.popen.wait(10)
@@ -113,11 +116,7 @@ def test_a_main_process_killed_alone_takes_its_orphaned_workers_with_it():
         assert stack.supervise_once() == ["listens"]
         assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status()
                        != psutil.STATUS_ZOMBIE for pid in orphans)
-        deadline = time.monotonic() + 10
-        while server.popen.poll() is None and len(
-                psutil.Process(server.popen.pid).children()) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for_workers(server)
         assert server.alive()  # bound the port the orphans no longer hold
     finally:
         server.stop()

@@ -147,8 +147,9 @@ def _shared_view(client, now: float, agent_timeout: float, as_of: str | None,
         held += [_held_row(s, r, unanswered, now, settings, p.agent_id)
                  for s, r in zip(chats, queue.records(client, chats), strict=True)]
     skills = queue.queue_stats(client, now)
+    limits = targets(settings)
     for skill, figures in skills.items():  # service targets missed right now, per skill
-        figures.update(targets(settings)[skill])
+        figures.update(limits[skill])
         figures["over_first"] = sum(1 for r in rows if r["skill"] == skill
                                     and r["waiting_seconds"] > r["target_seconds"])
         figures["over_next"] = sum(1 for r in held if r["skill"] == skill
