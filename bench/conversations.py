@@ -380,7 +380,8 @@ API_TOKEN = "bench-api-token"
 
 
 def main() -> None:
-    from processes.launcher import Stack, free_port
+    from processes.launcher import Stack
+    from processes.ports import free_port
     from switchboard.db import Database
     from switchboard.settings import PROJECT_ROOT, Settings
     from switchboard.training import ensure_model, fast_config

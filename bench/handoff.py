@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.concurrency import run_together  # noqa: E402
 from handoff import queue  # noqa: E402
 from handoff.queue import Handoff  # noqa: E402
-from processes.launcher import embedded_redis, free_port  # noqa: E402
+from processes.launcher import embedded_redis  # noqa: E402
+from processes.ports import free_port  # noqa: E402
 from switchboard.redis_client import redis_client  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
 

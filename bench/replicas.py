@@ -23,7 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.throughput import OUR_CONVERSATIONS, Result, cpu_of, drive  # noqa: E402
-from processes.launcher import embedded_redis, free_port  # noqa: E402
+from processes.launcher import embedded_redis  # noqa: E402
+from processes.ports import free_port  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
 from switchboard.training import ensure_model  # noqa: E402
 from tests.postgres import TemporaryPostgres  # noqa: E402

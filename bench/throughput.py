@@ -27,7 +27,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from processes.launcher import ManagedProcess, Stack, free_port, http_ok  # noqa: E402
+from processes.launcher import ManagedProcess, Stack, http_ok  # noqa: E402
+from processes.ports import free_port  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
 from switchboard.training import ensure_model  # noqa: E402
 

@@ -31,7 +31,8 @@ from rasa.shared.core.events import (  # noqa: E402
 from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402
 
 from bot.tracker_store import EventLogTrackerStore  # noqa: E402
-from processes.launcher import embedded_redis, free_port  # noqa: E402
+from processes.launcher import embedded_redis  # noqa: E402
+from processes.ports import free_port  # noqa: E402
 from switchboard.services import Services, install  # noqa: E402
 from switchboard.settings import PROJECT_ROOT, Settings  # noqa: E402
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rasa_sdk import utils
 
 from actions.server import build_app
+from processes.ports import ensure_free
 from switchboard import metrics
 from switchboard.log import configure_logging
 from switchboard.services import Services, install
@@ -20,6 +21,7 @@ def main() -> None:
     # rasa_sdk constructs the actions itself (no argument of ours): they take these Services.
     services = install(Services(load_settings()))
     settings = services.settings
+    ensure_free("actions", settings.action_server_host, settings.action_port)
     metrics.prepare(settings.data_dir, "actions", settings.action_port)
     app = build_app(settings)
     configure_logging(settings)  # after rasa_sdk imported the actions and set up its own

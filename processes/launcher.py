@@ -10,7 +10,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -147,13 +146,6 @@ def _live_members(group: int) -> list[int]:
         except (ProcessLookupError, psutil.Error):
             continue
     return members
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (for tests and benchmarks)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_ok(url: str) -> Callable[[], bool]:

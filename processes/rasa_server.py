@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from bot.server import apply_fixes, serve_metrics
+from processes.ports import ensure_free
 from switchboard.keys import rasa_api_token
 from switchboard.log import install_redaction
 from switchboard.services import Services, install
@@ -29,8 +30,11 @@ def main() -> None:
     services = install(Services(load_settings()))
     settings = services.settings
     install_redaction()  # Rasa's own log lines may quote a customer's message
+    port = _port(sys.argv, settings.rasa_port)
+    if sys.argv[1:2] == ["run"]:  # `shell` serves too, but is a user's own terminal
+        ensure_free("rasa", "0.0.0.0", port)
     apply_fixes()
-    serve_metrics(settings.data_dir, _port(sys.argv, settings.rasa_port))
+    serve_metrics(settings.data_dir, port)
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

@@ -10,6 +10,7 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 
+from processes.ports import ensure_free
 from switchboard import metrics, migrate
 from switchboard.log import configure_logging
 from switchboard.services import Services
@@ -43,6 +44,7 @@ def serve(name: str, port: Callable[[Settings], int], build: Callable[[Services]
     served on ``port(settings)`` with one worker."""
     services = Services(load_settings())
     settings = services.settings
+    ensure_free(name, "0.0.0.0", port(settings))
     configure_logging(settings)
     metrics.prepare(settings.data_dir, name, port(settings))
     migrate.upgrade(services.db)

@@ -27,7 +27,8 @@ from contacts.models import (
     Customer,
 )
 from handoff.models import Agent
-from processes.launcher import Stack, embedded_redis, free_port
+from processes.launcher import Stack, embedded_redis
+from processes.ports import free_port
 from switchboard import migrate
 from switchboard.db import Database
 from switchboard.redis_client import redis_client

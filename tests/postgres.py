@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from processes.launcher import free_port
+from processes.ports import free_port
 
 
 class PostgresUnavailable(RuntimeError):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from processes.launcher import free_port
+from processes.ports import free_port
 
 SERVICE = "switchboard"
 

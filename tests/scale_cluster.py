@@ -21,7 +21,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from processes.launcher import ManagedProcess, Stack, free_port
+from processes.launcher import ManagedProcess, Stack
+from processes.ports import free_port
 from switchboard.settings import Settings
 
 SECRET_KEY = "scale-test-secret-key-0123456789abcdef"

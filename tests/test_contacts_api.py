@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from processes.launcher import ManagedProcess, free_port, http_ok
+from processes.launcher import ManagedProcess, http_ok
+from processes.ports import free_port
 from switchboard.settings import Settings
 from tests.helpers import http
 

@@ -13,7 +13,7 @@ from rasa.core.channels.channel import CollectingOutputChannel
 from bot import gateway
 from contacts import events
 from handoff import presence, queue
-from processes.launcher import free_port
+from processes.ports import free_port
 from switchboard.redis_client import async_redis_client, redis_client
 from switchboard.services import Services
 from switchboard.settings import Settings

@@ -17,7 +17,8 @@ import pytest
 
 from handoff import intake, presence, queue, worker
 from handoff.queue import Handoff
-from processes.launcher import embedded_redis, free_port
+from processes.launcher import embedded_redis
+from processes.ports import free_port
 from switchboard.redis_client import _client_for
 from switchboard.settings import Settings
 from tests.test_console import csrf_of, fetch, log_in

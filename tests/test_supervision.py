@@ -100,7 +100,7 @@ def test_a_main_process_killed_alone_takes_its_orphaned_workers_with_it():
     keep its port; the supervisor stops the whole group before starting it again, so the new
     one can bind the port (found by a newcomer: Rasa restarted five times on "Address already
     in use" and the old workers outlived make run)."""
-    from processes.launcher import free_port
+    from processes.ports import free_port
 
     port = free_port()
     server = ManagedProcess("listens", [sys.executable, "-c", LISTENS_WITH_TWO_WORKERS,

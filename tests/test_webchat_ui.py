@@ -20,7 +20,7 @@ import pytest
 
 from bot.channels.webchat import session_from_token
 from handoff import queue
-from processes.launcher import free_port
+from processes.ports import free_port
 from tests.test_console import CHROMIUM, csrf_of, fetch
 from tests.test_console import log_in as console_login
 from tests.test_console_ui import AXE, assert_accessible, axe_violations, drain, shot
