@@ -184,10 +184,22 @@ def train_timed(examples: Any, config: dict[str, Any], workdir: Path,
 
 def accuracy_row(name: str, train_rows: list[tuple[str, str]], test_rows: list[tuple[str, str]],
                  config: dict[str, Any], settings: dict[str, Any]) -> list[Row]:
-    with tempfile.TemporaryDirectory() as workdir:
+    from bot.components.linear_intents import blend
+
+    with tempfile.TemporaryDirectory() as workdir, BlendRecorder() as recorder:
         model, seconds = train_timed(train_rows, config, Path(workdir))
-        results, cpu = timed(parser(model), [text for text, _ in test_rows])
-    right = sum(classified(r) == label for r, (_, label) in zip(results, test_rows, strict=True))
+        results, cpu = timed(recorder.parse(parser(model)), [text for text, _ in test_rows])
+    labels = [label for _, label in test_rows]
+    right = sum(classified(r) == label for r, label in zip(results, labels, strict=True))
+    if results and results[0].get("_blend") is not None:  # every mixing rule, same training
+        blends = {}
+        for combine, share, floor, _ in TUNE_BLEND[:7]:
+            said = [max(blend(r["_blend"][1], r["_blend"][0], share, combine, floor).items(),
+                        key=lambda kv: kv[1])[0] for r in results]
+            blends[f"{combine} {share} {floor:g}"] = 100 * sum(
+                s == label for s, label in zip(said, labels, strict=True)) / len(labels)
+        print(f"{name}, intent accuracy % by mixing rule: {blends}")
+        settings = {**settings, "blends": blends}
     return [Row(name, "intent accuracy %", 100 * right / len(test_rows), len(test_rows), cpu,
                 seconds, settings)]
 
@@ -269,11 +281,72 @@ def bench_holdout(config_path: Path, args: argparse.Namespace) -> list[Row]:
 
 TUNE_FALLBACK = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 TUNE_RETRIEVAL = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+TUNE_BLEND = tuple([("arithmetic", share, 0.0, None) for share in (0.3, 0.5, 0.7)]
+                   + [("geometric", share, floor, None) for share in (0.5, 0.7)
+                      for floor in (1e-6, 0.01)]
+                   + [(combine, share, floor, veto)
+                      for combine, share, floor in (("arithmetic", 0.5, 0.0),
+                                                    ("geometric", 0.7, 1e-6))
+                      for veto in (0.3, 0.4, 0.5, 0.6, 0.7)])
+AMBIGUITY = 0.05  # the FallbackClassifier's ambiguity_threshold in config.yml
 
 
-def split_ours(share: float, seed: int) -> tuple[Any, list[Any]]:
+class BlendRecorder:
+    """While in use, records the two rankings LinearIntentBlend mixes for each message
+    (DIET's and the regression's), so every mixing rule can be scored from one training."""
+
+    def __init__(self) -> None:
+        self.last: tuple[dict[str, float], dict[str, float]] | None = None
+
+    def __enter__(self) -> BlendRecorder:
+        from bot.components import linear_intents
+
+        self._component = linear_intents.LinearIntentBlend
+        self._original = self._component._blend
+        recorder = self
+
+        def recording(component: Any, message: Any, linear: dict[str, float]) -> None:
+            earlier = {c["name"]: c["confidence"] for c in message.get("intent_ranking") or []}
+            recorder.last = (earlier, linear)
+            recorder._original(component, message, linear)
+
+        self._component._blend = recording
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._component._blend = self._original
+
+    def parse(self, parse: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
+        """``parse``, with the two rankings added to each result under ``_blend``."""
+        def recorded(text: str) -> dict[str, Any]:
+            self.last = None
+            result = parse(text)
+            return {**result, "_blend": self.last}
+        return recorded
+
+
+def blended_outcome(parse: dict[str, Any], combine: str, share: float, floor: float,
+                    veto: float | None, fallback: float = 0.3, retrieval: float = 0.3) -> str:
+    """The label under one mixing rule, with config.yml's fallback, ambiguity and retrieval
+    thresholds applied as the FallbackClassifier and RetrievalThreshold apply them."""
+    from bot.components.linear_intents import blend, with_veto
+
+    if parse.get("_blend") is None:
+        return outcome(parse, fallback, retrieval)
+    earlier, linear = parse["_blend"]
+    mixed = with_veto(blend(linear, earlier, share, combine, floor), linear, veto)
+    ranking = sorted(mixed.items(), key=lambda kv: -kv[1])
+    (top, first), second = ranking[0], (ranking[1][1] if len(ranking) > 1 else 0.0)
+    if first - second < AMBIGUITY:
+        return FALLBACK
+    return outcome({**parse, "intent": {"name": top, "confidence": first}}, fallback, retrieval)
+
+
+def split_ours(share: float, seed: int, half_of: frozenset[str] = frozenset()
+               ) -> tuple[Any, list[Any]]:
     """Our training data (data/nlu, entities and lookups kept) less ``share`` of each label's
-    examples, and those held-out examples."""
+    examples, and those held-out examples; of the examples whose lower-cased text is in
+    ``half_of``, half are held out instead (enough of a small group to measure it)."""
     from rasa.shared.nlu.training_data.loading import load_data
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -284,11 +357,15 @@ def split_ours(share: float, seed: int) -> tuple[Any, list[Any]]:
     rng = random.Random(seed)
     kept, held = [], []
     for label in sorted(by_label):
-        examples = list(by_label[label])
-        rng.shuffle(examples)
-        cut = max(1, round(share * len(examples)))
-        held += examples[:cut]
-        kept += examples[cut:]
+        special = [e for e in by_label[label] if e.get("text").lower() in half_of]
+        examples = [e for e in by_label[label] if e.get("text").lower() not in half_of]
+        for group, part in ((examples, share), (special, 0.5)):
+            if not group:
+                continue
+            rng.shuffle(group)
+            cut = max(1, round(part * len(group)))
+            held += group[:cut]
+            kept += group[cut:]
     trained = TrainingData(kept, entity_synonyms=data.entity_synonyms,
                            regex_features=data.regex_features, lookup_tables=data.lookup_tables)
     return trained, held
@@ -344,13 +421,39 @@ def bench_tune(config_path: Path, args: argparse.Namespace) -> list[Row]:
         pipeline.append(component)
     config = {"recipe": "default.v1", "language": "en", "pipeline": pipeline,
               "assistant_id": "nlu-bench"}
-    trained, held = split_ours(0.2, args.seed)
-    with tempfile.TemporaryDirectory() as workdir:
+    # oos_train's queries (outside all 150 CLINC intents) are what oos_val is like: half of
+    # those out_of_scope.yml holds are held out, to measure off-topic recall honestly
+    open_domain = frozenset(text.lower() for text, _ in clinc150()["oos_train"])
+    trained, held = split_ours(0.2, args.seed, open_domain)
+    with tempfile.TemporaryDirectory() as workdir, BlendRecorder() as recorder:
         model, seconds = train_timed(trained, config, Path(workdir), ROOT / "domain")
-        parse = parser(model)
+        parse = recorder.parse(parser(model))
         ours, cpu = timed(parse, [m.get("text") for m in held])
         negatives, _ = timed(parse, unseen_negatives(2, args.seed))
     labels = [m.get("intent_response_key") or m.get("intent") for m in held]
+    blends = []
+    for combine, share, floor, veto in TUNE_BLEND:  # how DIET and the regression are mixed
+        said = [blended_outcome(p, combine, share, floor, veto) for p in ours]
+        right = sum(got == label for got, label in zip(said, labels, strict=True))
+        held_oos = [got for got, label in zip(said, labels, strict=True) if label in DECLINED]
+        held_open = [got for got, message in zip(said, held, strict=True)
+                     if message.get("text").lower() in open_domain]
+        declined = sum(blended_outcome(p, combine, share, floor, veto) in DECLINED
+                       for p in negatives)
+        blends.append({"combine": combine, "blend": share, "floor": floor, "veto": veto,
+                       "in_scope": 100 * right / len(ours),
+                       "held_out_of_scope": 100 * sum(g in DECLINED for g in held_oos)
+                       / max(1, len(held_oos)),
+                       "held_open_domain": 100 * sum(g in DECLINED for g in held_open)
+                       / max(1, len(held_open)), "open_domain_examples": len(held_open),
+                       "declined": 100 * declined / len(negatives)})
+    print("combine blend floor veto in-scope% held-out-of-scope-declined% "
+          "held-oos_train-declined% negatives-declined% "
+          "(fallback 0.3, ambiguity 0.05, retrieval 0.3)")
+    for b in blends:
+        print(f"{b['combine']} {b['blend']:.1f} {b['floor']:g} {b['veto']} {b['in_scope']:.1f} "
+              f"{b['held_out_of_scope']:.1f} {b['held_open_domain']:.1f} "
+              f"(of {b['open_domain_examples']}) {b['declined']:.1f}")
     grid = []
     for fallback in TUNE_FALLBACK:
         for retrieval in TUNE_RETRIEVAL:
@@ -364,7 +467,8 @@ def bench_tune(config_path: Path, args: argparse.Namespace) -> list[Row]:
     print("fallback retrieval in-scope% declined%")
     for g in grid:
         print(f"{g['fallback']:.1f} {g['retrieval']:.1f} {g['in_scope']:.1f} {g['declined']:.1f}")
-    settings = {"best": best, "grid": grid, "held_out": len(ours), "negatives": len(negatives)}
+    settings = {"best": best, "grid": grid, "blends": blends, "held_out": len(ours),
+                "negatives": len(negatives)}
     return [Row("tune", f"in-scope % / declined % at fallback {best['fallback']}, retrieval "
                 f"{best['retrieval']}", best["in_scope"], len(ours), cpu, seconds, settings)]
 

@@ -32,9 +32,9 @@ from switchboard.training import (
 SUMMARY_ROWS = ("accuracy", "macro avg", "weighted avg", "micro avg")
 HOLDOUT_PATH = PROJECT_ROOT / "tests" / "nlu_holdout.yml"
 # The held-out gate (tests/test_nlu_holdout.py): the whole set, and each label on its own. Set
-# just under what the models scored once the near-duplicates of training examples were
-# rewritten (README, testing): test model 0.875, production 0.891, worst label 4/8 in both.
-MIN_ACCURACY = 0.85
+# under what the models score (README, testing: 2026-11-30, test model 0.939, production
+# 0.939; trainings vary by about a point), worst label 4/8.
+MIN_ACCURACY = 0.90
 MIN_LABEL_ACCURACY = 0.5  # with 8 examples a label: at least 4 right
 
 

@@ -9,10 +9,15 @@ from bot.components.unknown_words import UnknownWordsFallback
 
 @pytest.fixture
 def guard() -> UnknownWordsFallback:
-    return UnknownWordsFallback(None, None, {"what", "roaming", "options", "hi"})
+    return UnknownWordsFallback(None, None, {"what", "roaming", "options", "hi", "bye",
+                                             "thanks", "no", "nope", "evening",
+                                             "a"})
 
 
-@pytest.mark.parametrize("text", ["xqzv blorptang wuggle", "asdf", "¿¿ zzz !!"])
+@pytest.mark.parametrize("text", ["xqzv blorptang wuggle", "asdf", "¿¿ zzz !!",
+                                  "aaaa",  # squeezed to "a": too short to be a drawn-out word
+                                  "ok", "tx",  # one edit from "no", "hi": too short to guess
+                                  "thnkz", "opshuns"])
 def test_messages_without_a_known_word_are_unknown(guard, text):
     assert guard.is_unknown(text)
 
@@ -27,6 +32,8 @@ def test_messages_without_a_known_word_are_unknown(guard, text):
         "/request_human",  # a button payload
         "",  # nothing to judge
         "?!",
+        "byeeee", "hiii", "noooo",  # drawn out
+        "thaks", "evenin", "optoins", "nop",  # one typo away
     ],
 )
 def test_messages_with_a_known_word_or_a_value_are_not(guard, text):

@@ -5,7 +5,13 @@ With few examples per intent DIET learns mostly the words it saw: on BANKING77 1
 features scores 81% (bench/nlu_bench.py, README "NLU benchmarks"). DIET stays for what it is good
 at (our larger intents, word order); this component trains a multinomial logistic regression
 (scikit-learn) on each message's dense sentence features plus its sparse ones scaled down, and
-replaces the intent ranking by ``blend`` x its probabilities + (1 - ``blend``) x DIET's.
+replaces the intent ranking by a weighted geometric mean of the two, renormalised: its
+probability to the power ``blend`` times DIET's to the power 1 - ``blend`` (a product of
+experts, Hinton 2002). Where the two agree the result is sure; where they disagree, the one
+that is surer wins instead of a half-and-half tie that the ambiguity fallback rejects. Chosen
+by ``bench/nlu_bench.py --only tune``: 86.5% of held-out messages right against 84.0% for the
+arithmetic mean, at 95.7% vs 97.8% of held-out off-topic queries declined; on BANKING77
+10-shot it costs 2.2 points (78.8% vs 81.0%). README, "NLU benchmarks".
 Persisted as plain arrays (no pickle).
 """
 
@@ -26,6 +32,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 WEIGHTS_FILE = "linear_intents.npz"
 RANKING_LENGTH = 10
+OUT_OF_SCOPE = "out_of_scope"
+FLOOR = 1e-6  # an intent beyond DIET's top ten: nearly, but not quite, impossible
 
 
 def sentence_vector(message: Message, sparse_weight: float) -> scipy.sparse.csr_matrix | None:
@@ -41,6 +49,40 @@ def sentence_vector(message: Message, sparse_weight: float) -> scipy.sparse.csr_
     return scipy.sparse.hstack(parts).tocsr()
 
 
+def blend(linear: dict[str, float], earlier: dict[str, float], share: float,
+          combine: str = "geometric", floor: float = FLOOR) -> dict[str, float]:
+    """The two rankings (intent -> confidence) as one that sums to 1: ``geometric``,
+    (linear + floor)^share x (earlier + floor)^(1 - share), renormalised; or ``arithmetic``,
+    share x linear + (1 - share) x earlier. The floor bounds one ranking's veto: DIET says
+    0.00 for out_of_scope and 1.00 for faq on "what are black holes". Raises ValueError for
+    another ``combine``."""
+    names = set(linear) | set(earlier)
+    if combine == "arithmetic":
+        mixed = {n: share * linear.get(n, 0.0) + (1 - share) * earlier.get(n, 0.0)
+                 for n in names}
+    elif combine == "geometric":
+        mixed = {n: (linear.get(n, 0.0) + floor) ** share
+                 * (earlier.get(n, 0.0) + floor) ** (1 - share) for n in names}
+    else:
+        raise ValueError(f"combine must be geometric or arithmetic, not {combine!r}")
+    total = sum(mixed.values()) or 1.0
+    return {name: value / total for name, value in mixed.items()}
+
+
+def with_veto(mixed: dict[str, float], linear: dict[str, float],
+              veto: float | None) -> dict[str, float]:
+    """``mixed``, unless the regression gives ``out_of_scope`` at least ``veto``: then
+    out_of_scope first with that confidence. DIET calls "what are black holes" a FAQ at 1.00
+    (it learnt "what is ..." from our consultations); the regression, over pretrained word
+    meaning, says off-topic at 0.94. None: no veto."""
+    off_topic = linear.get(OUT_OF_SCOPE, 0.0)
+    if veto is None or off_topic < veto or max(mixed, key=mixed.get) == OUT_OF_SCOPE:
+        return mixed
+    rest = {name: value for name, value in mixed.items() if name != OUT_OF_SCOPE}
+    scale = (1 - off_topic) / (sum(rest.values()) or 1.0)
+    return {OUT_OF_SCOPE: off_topic, **{name: v * scale for name, v in rest.items()}}
+
+
 def softmax(scores: np.ndarray) -> np.ndarray:
     exp = np.exp(scores - scores.max(axis=1, keepdims=True))
     return exp / exp.sum(axis=1, keepdims=True)
@@ -54,8 +96,12 @@ class LinearIntentBlend(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        # C: inverse L2 strength; blend: this model's share of the final confidence (0-1).
-        return {"C": 1.0, "sparse_weight": 0.1, "blend": 0.5, "max_iter": 2000}
+        # C: inverse L2 strength; blend: this model's share of the final confidence (0-1);
+        # combine: geometric or arithmetic (see ``blend``).
+        # out_of_scope_veto: the regression's out_of_scope probability that decides alone
+        # (None: never).
+        return {"C": 1.0, "sparse_weight": 0.1, "blend": 0.5, "combine": "geometric",
+                "floor": FLOOR, "out_of_scope_veto": None, "max_iter": 2000}
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  weights: dict[str, np.ndarray] | None = None) -> None:
@@ -119,11 +165,10 @@ class LinearIntentBlend(GraphComponent, IntentClassifier):
         return messages
 
     def _blend(self, message: Message, linear: dict[str, float]) -> None:
-        share = self.config["blend"]
         earlier = {c["name"]: c["confidence"] for c in message.get(INTENT_RANKING_KEY) or []}
-        names = set(linear) | set(earlier)
-        blended = {name: share * linear.get(name, 0.0) + (1 - share) * earlier.get(name, 0.0)
-                   for name in names}
+        blended = with_veto(blend(linear, earlier, self.config["blend"],
+                                  self.config["combine"], self.config["floor"]),
+                            linear, self.config["out_of_scope_veto"])
         ranking = [{"name": name, "confidence": confidence} for name, confidence in
                    sorted(blended.items(), key=lambda kv: -kv[1])[:RANKING_LENGTH]]
         message.set(INTENT, ranking[0], add_to_output=True)
