@@ -18,10 +18,10 @@ def test_the_mix_is_a_distribution_over_both_rankings(combine):
     assert sum(mixed.values()) == pytest.approx(1.0)
 
 
-def test_two_sure_rankings_that_disagree_give_a_verdict_not_a_tie():
-    """DIET sure of faq, the regression as sure of report_lost_sim ("sim card lost"): the
-    arithmetic mean is the tie the ambiguity fallback rejects; the geometric one follows the
-    ranking with the larger share, clearly."""
+def test_two_sure_rankings_that_disagree_tie_under_the_arithmetic_mean():
+    """DIET sure of faq, the regression as sure of report_lost_sim: the arithmetic mean (our
+    choice) makes the tie the ambiguity fallback declines, and the customer is asked to
+    rephrase; the geometric one sides with the larger share as if it were sure."""
     diet = {"faq": 0.99, "report_lost_sim": 0.01}
     regression = {"faq": 0.01, "report_lost_sim": 0.99}
     arithmetic = blend(regression, diet, 0.5, "arithmetic")

@@ -92,6 +92,8 @@ def test_another_account_request_inside_a_service_flow_switches_to_it(assistant,
     ("can I speak with an agent", True),
     ("put me through to customer service", True),
     ("human please", True),
+    ("can i speak with ur manager pls", True),  # texting spellings
+    ("let me talk to one of ur staff", True),
     ("I don't want to talk to a person, just tell me my balance", False),
     ("are you a real person?", False),
     ("how do I call my family abroad", False),

@@ -1,12 +1,10 @@
-"""A message that is nothing but a value (a number, a code, a reference, a town, a plan or
-pack name) is ``inform``.
+"""A message that is nothing but a value (a number, a code, a reference) is ``inform``.
 
 Digit-only messages carry no meaning for a classifier: with 500 off-topic training examples
 and pretrained features, "222222" scored out_of_scope as often as inform. A message whose text
 is all covered by extracted value entities (phone numbers, codes, complaint references, from
 the regexes in data/nlu/entities.yml) is a value the customer gives us, whatever else
-the classifiers say. So is a message that is only a name from our lookup tables: "Sheffield",
-asked where the problem is, scored affirm 0.46.
+the classifiers say.
 """
 
 from __future__ import annotations
@@ -24,15 +22,14 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.components.intents import choose_intent
 
 VALUE_ENTITIES = frozenset({"phone_number", "otp_code", "complaint_reference"})
-NAMED_VALUES = frozenset({"location", "plan_name", "data_pack"})  # the lookup tables
 LEFTOVER = re.compile(r"[^\W_]")  # a letter or digit outside every value
 
 
-def is_bare_value(message: Message, kinds: frozenset[str] = VALUE_ENTITIES) -> bool:
-    """True when the entities of ``kinds`` cover every letter and digit."""
+def is_bare_value(message: Message) -> bool:
+    """True when the entities of ``VALUE_ENTITIES`` cover every letter and digit."""
     text = message.get(TEXT) or ""
     spans = [(e["start"], e["end"]) for e in message.get(ENTITIES) or []
-             if e.get("entity") in kinds and e.get("end", 0) > e.get("start", 0)]
+             if e.get("entity") in VALUE_ENTITIES and e.get("end", 0) > e.get("start", 0)]
     if not spans:
         return False
     rest = list(text)
@@ -54,7 +51,6 @@ class BareValues(GraphComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            if is_bare_value(message, VALUE_ENTITIES | NAMED_VALUES) and \
-                    (message.get(INTENT) or {}).get("name") != "inform":
+            if is_bare_value(message) and (message.get(INTENT) or {}).get("name") != "inform":
                 choose_intent(message, "inform")
         return messages

@@ -39,7 +39,8 @@ NOT_A_TOPIC = frozenset({"greet", "goodbye", "thank_you", "affirm", "deny", "bot
                          "nlu_fallback"})
 MIN_TOPIC_CONFIDENCE = 0.15  # of the whole message: the person phrase dilutes the topic
 
-_WHO = (r"(?:(?:a|an|the|some|your|one of your)\s+)?(?:real\s+|actual\s+|live\s+|proper\s+)?"
+_WHO = (r"(?:(?:a|an|the|some|your|ur|yr|one of (?:your|ur))\s+)?"
+        r"(?:real\s+|actual\s+|live\s+|proper\s+)?"
         r"(?:person|human(?:\s+being)?|agent|someone|somebody|some\s+one|advis[eo]r|"
         r"representative|rep|operator|manager|supervisor|staff|colleague|"
         r"customer\s+(?:service|care|support)(?:\s+(?:agent|team|rep|advis[eo]r))?)")

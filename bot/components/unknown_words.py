@@ -4,11 +4,15 @@ DIET's character n-grams give some intent 0.35-0.45 confidence even for keyboard
 ("xqzv blorptang wuggle"), above any threshold that keeps real messages: a message none of
 whose words occur in the training data is not understood, whatever the classifier says.
 Words with digits count as known, since they are values (phone numbers, codes, references).
-A customer's spelling is forgiven: a word is known if it is a trained word drawn out
-("helloooo", "yess": repeated letters squeezed) or one edit from a trained word of three
-letters or more ("thnx", "evenin", "optoins": one insertion, deletion, substitution or swap of
-neighbours, the optimal string alignment distance, rapidfuzz), so only text with nothing near
-our vocabulary is refused here.
+
+A customer's spelling is forgiven, narrowly (keyboard mashing must still be refused: a rule
+that let random 3-letter strings through read "asd jkl sdf" as yes):
+- a word drawn out is known when shrinking each run of three or more of a letter to one or two
+  gives a trained word exactly ("helloooo" -> hello, "byeee" -> bye, "nooo" -> no);
+- a word of five letters or more is known when it is one edit (insertion, deletion,
+  substitution or swap of neighbours: the optimal string alignment distance, rapidfuzz) from a
+  trained word of five letters or more of a request we serve ("evenin" -> evening, "optoins"
+  -> options); the off-topic examples' words are not candidates, or "null" would pass as hull.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from bot import payloads
 from bot.components.intents import choose_intent
 
 WORD = re.compile(r"[^\W_]+")
-REPEATS = re.compile(r"(.)\1+")
-MIN_FUZZY_LENGTH = 3  # "ok" is one edit from "on", "lol" from "ll": too short to guess
+DRAWN_OUT = re.compile(r"(.)\1{2,}")  # three or more of one letter
+MIN_FUZZY_LENGTH = 5  # one edit in fewer letters turns random strings into words
+OFF_TOPIC = "out_of_scope"
 VOCABULARY_FILE = "vocabulary.json"
 
 
@@ -41,9 +46,16 @@ def words_of(text: str) -> list[str]:
     return [word.lower() for word in WORD.findall(text)]
 
 
-def squeezed(word: str) -> str:
-    """The word with each run of a repeated letter made one ("byeee" -> "bye")."""
-    return REPEATS.sub(r"\1", word)
+def undrawn(word: str) -> set[str]:
+    """The word with each run of three or more of a letter made one or two of it, every way
+    ("byeee" -> {"bye", "byee"}); empty when it has no such run."""
+    forms = {""}
+    position = 0
+    for run in DRAWN_OUT.finditer(word):
+        middle = word[position:run.start()]
+        forms = {f + middle + run.group(1) * n for f in forms for n in (1, 2)}
+        position = run.end()
+    return {f + word[position:] for f in forms} if position else set()
 
 
 @DefaultV1Recipe.register(
@@ -53,21 +65,18 @@ class UnknownWordsFallback(GraphComponent):
     """Sets `nlu_fallback` on messages whose words are all unknown to the training data."""
 
     def __init__(
-        self, model_storage: ModelStorage, resource: Resource, vocabulary: set[str]
+        self, model_storage: ModelStorage, resource: Resource, vocabulary: set[str],
+        in_scope: set[str] | None = None,
     ) -> None:
+        """``vocabulary``: every trained word; ``in_scope``: those of examples we serve (not
+        off-topic), the candidates for a misspelling (default: the whole vocabulary)."""
         self._model_storage = model_storage
         self._resource = resource
+        self._use(vocabulary, vocabulary if in_scope is None else in_scope)
+
+    def _use(self, vocabulary: set[str], in_scope: set[str]) -> None:
         self.vocabulary = vocabulary
-
-    @property
-    def vocabulary(self) -> set[str]:
-        return self._vocabulary
-
-    @vocabulary.setter
-    def vocabulary(self, words: set[str]) -> None:
-        self._vocabulary = words
-        self._squeezed = {squeezed(word) for word in words}
-        self._fuzzy_candidates = sorted(w for w in words if len(w) >= MIN_FUZZY_LENGTH)
+        self._fuzzy_candidates = sorted(w for w in in_scope if len(w) >= MIN_FUZZY_LENGTH)
 
     @classmethod
     def create(
@@ -89,19 +98,24 @@ class UnknownWordsFallback(GraphComponent):
         **kwargs: Any,
     ) -> UnknownWordsFallback:
         with model_storage.read_from(resource) as directory:
-            vocabulary = json.loads((directory / VOCABULARY_FILE).read_text())
-        return cls(model_storage, resource, set(vocabulary))
+            stored = json.loads((directory / VOCABULARY_FILE).read_text())
+        return cls(model_storage, resource, set(stored["words"]), set(stored["in_scope"]))
 
     def train(self, training_data: TrainingData) -> Resource:
-        vocabulary = set()
+        vocabulary, in_scope = set(), set()
         for example in training_data.training_examples:
-            vocabulary.update(words_of(example.get(TEXT) or ""))
+            words = words_of(example.get(TEXT) or "")
+            vocabulary.update(words)
+            if example.get("intent") != OFF_TOPIC:
+                in_scope.update(words)
         for table in training_data.lookup_tables:
             for element in table["elements"]:
                 vocabulary.update(words_of(element))
-        self.vocabulary = vocabulary
+                in_scope.update(words_of(element))
+        self._use(vocabulary, in_scope)
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / VOCABULARY_FILE).write_text(json.dumps(sorted(vocabulary)))
+            (directory / VOCABULARY_FILE).write_text(
+                json.dumps({"words": sorted(vocabulary), "in_scope": sorted(in_scope)}))
         return self._resource
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -119,11 +133,12 @@ class UnknownWordsFallback(GraphComponent):
         return bool(words) and not any(self.is_known(word) for word in words)
 
     def is_known(self, word: str) -> bool:
-        """Trained, a value (has a digit), drawn out, or one typo from a trained word."""
-        if word in self._vocabulary or any(ch.isdigit() for ch in word):
+        """Trained, a value (has a digit), a trained word drawn out, or a long word one typo
+        from a long trained word of a request we serve."""
+        if word in self.vocabulary or any(ch.isdigit() for ch in word):
             return True
-        if len(squeezed(word)) >= 2 and squeezed(word) in self._squeezed:
-            return True
+        if any(len(form) >= 2 and form in self.vocabulary for form in undrawn(word)):
+            return True  # "zzz" is not a drawn-out "z"
         return len(word) >= MIN_FUZZY_LENGTH and process.extractOne(
             word, self._fuzzy_candidates, scorer=OSA.distance, score_cutoff=1
         ) is not None
