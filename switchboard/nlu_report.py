@@ -32,9 +32,8 @@ from switchboard.training import (
 SUMMARY_ROWS = ("accuracy", "macro avg", "weighted avg", "micro avg")
 HOLDOUT_PATH = PROJECT_ROOT / "tests" / "nlu_holdout.yml"
 # The held-out gate (tests/test_nlu_holdout.py): the whole set, and each label on its own. Set
-# under what the models score (README, testing: 2026-11-30, production model 0.920; the test
-# model, fewer epochs, scored 0.901 before this round's data; trainings vary by about a
-# point), worst label 4/8.
+# under what the models score (README, testing: 2026-11-30, production model 0.920, test model
+# 0.919; trainings vary by about a point), worst label 4/8.
 MIN_ACCURACY = 0.88
 MIN_LABEL_ACCURACY = 0.5  # with 8 examples a label: at least 4 right
 
