@@ -20,10 +20,14 @@ from switchboard.services import Services
 
 log = get_logger(__name__)
 
-# Which agents a request goes to, by what the customer was doing.
+# Which agents a request goes to, by what the customer was doing or asking about (a
+# consultation by its FAQ key: "my bill is way too high, let me speak to someone").
 SKILL_OF = {"billing_dispute": "billing", "check_bill": "billing", "check_balance": "billing",
+            "faq/bill_explained": "billing", "faq/payment_methods": "billing",
             "report_network_issue": "technical", "get_puk": "technical",
             "report_lost_sim": "technical", "activate_roaming": "technical",
+            "faq/coverage": "technical", "faq/data_speed": "technical",
+            "faq/apn_settings": "technical", "faq/puk_code": "technical",
             "file_complaint": "complaints", "complaint_status": "complaints"}
 PRIORITY_OF = {"billing": 2, "complaints": 2, "technical": 1, "general": 1}
 TRANSCRIPT_TURNS = 20

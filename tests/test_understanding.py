@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
+from actions.human import SKILL_OF
 from bot.components.person_request import PersonRequest, asks_for_person
 from bot.components.retrieval_threshold import RetrievalThreshold
 from handoff import queue
@@ -53,7 +54,9 @@ def test_a_person_asked_for_in_a_mixed_message_is_reached_with_the_topic(
     handoff = queue.record(assistant.redis(), sender)
     assert handoff.skill == "billing", handoff
     assert handoff.reason.startswith("requested:"), handoff.reason
-    assert handoff.trigger_intent in ("billing_dispute", "check_bill"), handoff.trigger_intent
+    # a dispute, a bill request or the consultation on bills: each goes to billing's agents
+    assert handoff.trigger_intent in ("billing_dispute", "check_bill", "faq/bill_explained"), \
+        handoff.trigger_intent
 
 
 def test_a_person_asked_for_inside_a_form_is_reached(assistant, sender, agents_online):
@@ -113,6 +116,17 @@ def test_the_person_request_keeps_the_topic_of_a_mixed_message():
     PersonRequest().process([message])
     assert message.get("intent")["name"] == "request_human"
     assert [e["value"] for e in message.get("entities")] == ["billing_dispute"]
+
+
+def test_a_consultation_topic_is_its_faq_key_and_finds_its_skill():
+    selected = {"faq": {"response": {"intent_response_key": "faq/bill_explained"}}}
+    message = parsed("my bill is way too high, I want to speak to someone", "faq", 0.8,
+                     response_selector=selected)
+    PersonRequest().process([message])
+    assert message.get("intent")["name"] == "request_human"
+    [topic] = [e["value"] for e in message.get("entities")]
+    assert topic == "faq/bill_explained"
+    assert SKILL_OF[topic] == "billing"
 
 
 def test_a_low_confidence_faq_retrieval_gives_no_answer():

@@ -75,9 +75,16 @@ def topic_of(message: Message, request: re.Match) -> str | None:
         return None
     for candidate in message.get(INTENT_RANKING_KEY) or []:
         if candidate["name"] not in NOT_A_TOPIC:
-            return (candidate["name"] if candidate["confidence"] >= MIN_TOPIC_CONFIDENCE
-                    else None)
+            if candidate["confidence"] < MIN_TOPIC_CONFIDENCE:
+                return None
+            return faq_key(message) if candidate["name"] == "faq" else candidate["name"]
     return None
+
+
+def faq_key(message: Message) -> str:
+    """A consultation's own key ("faq/bill_explained": billing's agents), else "faq"."""
+    selected = (message.get("response_selector") or {}).get("faq", {}).get("response", {})
+    return selected.get("intent_response_key") or "faq"
 
 
 @DefaultV1Recipe.register(
